@@ -1,0 +1,26 @@
+/**
+ * ECR tag-mutability exclusion filters (`filterType: WILDCARD`).
+ *
+ * Reading of the AWS documentation
+ * (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-tag-mutability.html):
+ * a filter matches the WHOLE tag, `*` stands for any run of characters (including none) and is the
+ * only wildcard, and matching is case-sensitive like tags themselves.
+ */
+export function ecrFilterMatches(filter: string, tag: string): boolean {
+  const parts = filter.split('*');
+  if (parts.length === 1) return filter === tag;
+  const first = parts[0];
+  const last = parts[parts.length - 1];
+  if (!tag.startsWith(first)) return false;
+  if (tag.length < first.length + last.length || !tag.endsWith(last)) return false;
+  let pos = first.length;
+  const end = tag.length - last.length;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const part = parts[i];
+    if (part === '') continue;
+    const at = tag.indexOf(part, pos);
+    if (at === -1 || at + part.length > end) return false;
+    pos = at + part.length;
+  }
+  return true;
+}

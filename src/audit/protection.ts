@@ -1,0 +1,115 @@
+/**
+ * "Can this tag be overwritten in place?", answered the same way for every registry.
+ *
+ * Pure: no I/O. Each collector normalises its vendor settings into one `ProtectionSettings` variant;
+ * `protectionFor` evaluates it per tag and says why, so findings and reports can say
+ * "tag v1.4.2 of payments/api is NOT protected: repository is MUTABLE_WITH_EXCLUSION and ...".
+ */
+import { ecrFilterMatches } from './ecr-filters.js';
+import { harborRuleProtects, type HarborImmutableRule } from './harbor-rules.js';
+
+export type EcrTagMutability = 'MUTABLE' | 'IMMUTABLE' | 'IMMUTABLE_WITH_EXCLUSION' | 'MUTABLE_WITH_EXCLUSION';
+
+export type ProtectionSettings =
+  /** A plain OCI registry reports nothing: treated as mutable. */
+  | { kind: 'unknown' }
+  /** AWS ECR `imageTagMutability` plus its WILDCARD exclusion filters. */
+  | { kind: 'ecr'; mode: EcrTagMutability; filters: string[] }
+  /** Google Artifact Registry `dockerConfig.immutableTags` (absent dockerConfig = false). */
+  | { kind: 'gar'; immutableTags: boolean; mode?: string }
+  /**
+   * Harbor immutable-tag rules of the repository's project. Harbor matches the repository selector
+   * against the name WITHOUT the project prefix, so that name is kept here.
+   */
+  | { kind: 'harbor'; project: string; repositoryInProject: string; rules: HarborImmutableRule[] };
+
+export interface ProtectionVerdict {
+  /** true: the registry refuses to overwrite this tag in place. */
+  protected: boolean;
+  reason: string;
+}
+
+export function protectionFor(settings: ProtectionSettings, tag: string): ProtectionVerdict {
+  switch (settings.kind) {
+    case 'unknown':
+      return { protected: false, reason: 'not protected: registry reports no tag immutability setting (treated as mutable)' };
+    case 'gar':
+      return settings.immutableTags
+        ? { protected: true, reason: 'protected: repository has immutable tags enabled' }
+        : { protected: false, reason: 'not protected: repository has immutable tags disabled' };
+    case 'ecr':
+      return ecrVerdict(settings.mode, settings.filters, tag);
+    case 'harbor':
+      return harborVerdict(settings, tag);
+  }
+}
+
+function ecrVerdict(mode: EcrTagMutability, filters: string[], tag: string): ProtectionVerdict {
+  const matched = filters.find((f) => ecrFilterMatches(f, tag));
+  switch (mode) {
+    case 'IMMUTABLE':
+      return { protected: true, reason: 'protected: repository is IMMUTABLE' };
+    case 'MUTABLE':
+      return { protected: false, reason: 'not protected: repository is MUTABLE' };
+    case 'IMMUTABLE_WITH_EXCLUSION':
+      return matched !== undefined
+        ? { protected: false, reason: `not protected: repository is IMMUTABLE_WITH_EXCLUSION and tag matches exclusion "${matched}"` }
+        : { protected: true, reason: `protected: repository is IMMUTABLE_WITH_EXCLUSION and tag matches no exclusion (${quoteList(filters)})` };
+    case 'MUTABLE_WITH_EXCLUSION':
+      return matched !== undefined
+        ? { protected: true, reason: `protected: repository is MUTABLE_WITH_EXCLUSION and tag matches exclusion "${matched}"` }
+        : { protected: false, reason: `not protected: repository is MUTABLE_WITH_EXCLUSION and tag matches no exclusion (${quoteList(filters)})` };
+  }
+}
+
+function harborVerdict(settings: Extract<ProtectionSettings, { kind: 'harbor' }>, tag: string): ProtectionVerdict {
+  const enabled = settings.rules.filter((r) => !r.disabled);
+  const rule = enabled.find((r) => harborRuleProtects(r, settings.repositoryInProject, tag));
+  if (rule) return { protected: true, reason: `protected: Harbor immutable rule ${describeHarborRule(rule)} of project "${settings.project}"` };
+  if (enabled.length === 0) return { protected: false, reason: `not protected: project "${settings.project}" has no enabled immutable-tag rule` };
+  return { protected: false, reason: `not protected: no enabled immutable-tag rule of project "${settings.project}" matches` };
+}
+
+function describeHarborRule(r: HarborImmutableRule): string {
+  return `#${r.id} (repository ${r.repository.decoration} "${r.repository.pattern}", tag ${r.tag.decoration} "${r.tag.pattern}")`;
+}
+
+function quoteList(items: string[]): string {
+  return items.length === 0 ? 'no filters' : items.map((s) => `"${s}"`).join(', ');
+}
+
+/** How much of a repository its settings protect, independent of its current tags. */
+export type ProtectionLevel = 'all' | 'some' | 'none';
+
+export function protectionLevel(settings: ProtectionSettings): ProtectionLevel {
+  switch (settings.kind) {
+    case 'unknown':
+      return 'none';
+    case 'gar':
+      return settings.immutableTags ? 'all' : 'none';
+    case 'ecr':
+      if (settings.mode === 'IMMUTABLE') return 'all';
+      if (settings.mode === 'MUTABLE') return 'none';
+      return 'some';
+    case 'harbor': {
+      const enabled = settings.rules.filter((r) => !r.disabled);
+      return enabled.length === 0 ? 'none' : 'some';
+    }
+  }
+}
+
+/** A short, stable description of the settings, for events and reports. */
+export function describeProtection(settings: ProtectionSettings): string {
+  switch (settings.kind) {
+    case 'unknown':
+      return 'unknown (registry reports no tag immutability)';
+    case 'gar':
+      return `immutableTags=${settings.immutableTags}${settings.mode ? ` mode=${settings.mode}` : ''}`;
+    case 'ecr':
+      return settings.filters.length ? `${settings.mode} filters=[${settings.filters.join(', ')}]` : settings.mode;
+    case 'harbor': {
+      const enabled = settings.rules.filter((r) => !r.disabled);
+      return enabled.length ? `${enabled.length} enabled Harbor immutable rule(s): ${enabled.map(describeHarborRule).join('; ')}` : 'no enabled Harbor immutable rules';
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/** Durations are strings like `500ms`, `30s`, `10m`, `24h`, `7d`. */
+export const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration like 500ms, 30s, 10m, 24h or 7d');
+
+export function parseDuration(value: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+  if (!m) throw new Error(`invalid duration "${value}"`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return n * unit;
+}
+
+export const httpUrlSchema = z
+  .string()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL');
+
+/** Fields every kind of target has, with the same meaning for every kind. */
+export const baseTargetFields = {
+  id: z.string().regex(/^[a-z0-9-]+$/, 'must match [a-z0-9-]+'),
+  /** Glob filter on repository names (picomatch; `*` does not cross `/`, `**` does). */
+  repositories: z.array(z.string().min(1)).min(1).optional(),
+  caFile: z.string().min(1).optional(),
+  insecureSkipTlsVerify: z.boolean().default(false),
+  concurrency: z.number().int().min(1).max(256).optional(),
+  /** Cron expression for `serve` (node-cron syntax). */
+  schedule: z.string().optional(),
+  jitter: durationSchema.optional(),
+};

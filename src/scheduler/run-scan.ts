@@ -1,0 +1,198 @@
+/**
+ * One scan of one target: run its collector, store each complete repository observation in its own
+ * transaction, record errors without diffing, and only after a complete listing call missing
+ * repositories gone.
+ */
+import type { Logger } from 'pino';
+import { hostname } from 'node:os';
+import type { TargetConfig } from '../config/schema.js';
+import type { Collector, RepositoryObservation } from '../collectors/types.js';
+import { repositoryFilter } from '../collectors/filter.js';
+import type { Database } from '../store/db.js';
+import { tryLockTarget } from '../store/locks.js';
+import { ensureTarget } from '../store/queries/targets.js';
+import { abortStaleScans, finishScan, startScan, type ScanProblem } from '../store/queries/scans.js';
+import { liveRepositories, recordObservation, recordRepositoryGone, type RecordResult } from '../store/queries/observations.js';
+import { countEvents } from '../audit/diff.js';
+import { validateObservation } from './validate.js';
+
+export type ScanStatus = 'succeeded' | 'partial' | 'failed' | 'aborted';
+
+export interface RepositoryChanges extends RecordResult {
+  repository: string;
+}
+
+export interface ScanSummary {
+  scanId: number;
+  target: string;
+  status: ScanStatus;
+  startedAt: Date;
+  finishedAt: Date;
+  /** Repositories and tags observed completely in this scan. */
+  repositories: number;
+  tags: number;
+  events: { created: number; moved: number; deleted: number; restored: number };
+  errors: ScanProblem[];
+  warnings: ScanProblem[];
+  /** What changed, per repository (only repositories with changes). */
+  changes: RepositoryChanges[];
+}
+
+export interface ScanProgress {
+  target: string;
+  repositoriesDone: number;
+  /** Repositories found so far (null until the collector says). */
+  repositoriesFound: number | null;
+  tags: number;
+  errors: number;
+}
+
+export interface RunScanOptions {
+  logger: Logger;
+  signal?: AbortSignal;
+  /** A ready collector (tests, emulators); by default one is created from the target config. */
+  collector?: Collector;
+  onProgress?: (p: ScanProgress) => void;
+  now?: () => Date;
+}
+
+export class TargetBusyError extends Error {
+  constructor(readonly targetId: string) {
+    super(`target "${targetId}" is being scanned by another process; skipped`);
+    this.name = 'TargetBusyError';
+  }
+}
+
+export async function runScan(db: Database, target: TargetConfig, opts: RunScanOptions): Promise<ScanSummary> {
+  const now = opts.now ?? (() => new Date());
+  const log = opts.logger.child({ target: target.id });
+  await ensureTarget(db, { id: target.id, kind: target.kind });
+  const lock = await tryLockTarget(db, target.id);
+  if (!lock) throw new TargetBusyError(target.id);
+  try {
+    const aborted = await abortStaleScans(db, target.id, now());
+    if (aborted) log.warn({ aborted }, 'marked scans left running by a stopped process as aborted');
+    const startedAt = now();
+    const scanId = await startScan(db, { targetId: target.id, startedAt, runner: `${hostname()}:${process.pid}` });
+    const scanLog = log.child({ scanId });
+    scanLog.info('scan started');
+    const state = await collectAndStore(db, target, scanId, opts, scanLog, now);
+    const status: ScanStatus = opts.signal?.aborted
+      ? 'aborted'
+      : state.errors.some((e) => e.repository === null)
+        ? 'failed'
+        : state.errors.length > 0
+          ? 'partial'
+          : 'succeeded';
+    const finishedAt = now();
+    const events = countEvents(state.changes.flatMap((c) => c.tagEvents));
+    await finishScan(db, scanId, { status, finishedAt, repositories: state.repositories, tags: state.tags, events, errors: state.errors, warnings: state.warnings });
+    scanLog.info({ status, repositories: state.repositories, tags: state.tags, events, errors: state.errors.length }, 'scan finished');
+    return { scanId, target: target.id, status, startedAt, finishedAt, repositories: state.repositories, tags: state.tags, events, errors: state.errors, warnings: state.warnings, changes: state.changes };
+  } finally {
+    await lock.release();
+  }
+}
+
+interface ScanState {
+  repositories: number;
+  tags: number;
+  errors: ScanProblem[];
+  warnings: ScanProblem[];
+  changes: RepositoryChanges[];
+}
+
+async function collectAndStore(db: Database, target: TargetConfig, scanId: number, opts: RunScanOptions, log: Logger, now: () => Date): Promise<ScanState> {
+  const state: ScanState = { repositories: 0, tags: 0, errors: [], warnings: [], changes: [] };
+  const seen = new Set<string>();
+  const filter = repositoryFilter(target.repositories);
+  let listingComplete = false;
+  let found: number | null = null;
+  const progress = () =>
+    opts.onProgress?.({ target: target.id, repositoriesDone: seen.size, repositoriesFound: found, tags: state.tags, errors: state.errors.length });
+
+  let collector: Collector;
+  try {
+    // Loaded on demand: the vendor SDKs behind the collectors are heavy to import.
+    collector = opts.collector ?? (await import('../collectors/index.js')).createCollector(target, { logger: log });
+  } catch (err) {
+    state.errors.push({ repository: null, code: 'failed', message: errorMessage(err) });
+    return state;
+  }
+  const signal = opts.signal ?? new AbortController().signal;
+  try {
+    for await (const result of collector.collect(signal)) {
+      if (signal.aborted) break;
+      switch (result.kind) {
+        case 'discovered':
+          found = result.repositories;
+          break;
+        case 'listing':
+          listingComplete = result.complete;
+          break;
+        case 'error': {
+          const problem = { repository: result.repository, code: result.code, message: result.cause };
+          if (result.repository !== null) seen.add(result.repository);
+          if (result.code === 'vanished') {
+            state.warnings.push(problem);
+            log.warn(problem, 'repository vanished during the scan');
+          } else {
+            state.errors.push(problem);
+            log.error(problem, result.repository ? 'repository not scanned' : 'target scan failed');
+          }
+          break;
+        }
+        case 'observed': {
+          seen.add(result.observation.repository);
+          await storeObservation(db, target.id, scanId, result.observation, state, log, now);
+          break;
+        }
+      }
+      progress();
+    }
+  } catch (err) {
+    if (!signal.aborted) {
+      state.errors.push({ repository: null, code: 'failed', message: errorMessage(err) });
+      log.error({ err: errorMessage(err) }, 'collector failed');
+    }
+  } finally {
+    await collector.close?.().catch(() => undefined);
+  }
+
+  const targetFailed = state.errors.some((e) => e.repository === null);
+  if (listingComplete && !targetFailed && !signal.aborted) {
+    for (const repo of await liveRepositories(db, target.id)) {
+      if (seen.has(repo.name) || !filter.matches(repo.name)) continue;
+      const observedAt = now();
+      const result = await db.transaction((tx) => recordRepositoryGone(tx as unknown as Database, { repositoryId: repo.id, scanId, observedAt }));
+      state.changes.push({ repository: repo.name, ...result });
+      log.info({ repository: repo.name, deletedTags: result.tagEvents.length }, 'repository gone from the catalog');
+    }
+  }
+  return state;
+}
+
+async function storeObservation(db: Database, targetId: string, scanId: number, obs: RepositoryObservation, state: ScanState, log: Logger, now: () => Date) {
+  const invalid = validateObservation(obs);
+  if (invalid) {
+    state.errors.push({ repository: obs.repository, code: 'failed', message: invalid });
+    log.error({ repository: obs.repository, reason: invalid }, 'registry returned an invalid observation; repository not diffed');
+    return;
+  }
+  try {
+    const observedAt = now();
+    const result = await db.transaction((tx) => recordObservation(tx as unknown as Database, { targetId, scanId, observedAt, observation: obs }));
+    state.repositories += 1;
+    state.tags += obs.tags.length;
+    if (result.tagEvents.length || result.repositoryEvents.some((e) => e.kind !== 'discovered')) {
+      state.changes.push({ repository: obs.repository, ...result });
+    }
+  } catch (err) {
+    state.errors.push({ repository: obs.repository, code: 'failed', message: `could not store: ${errorMessage(err)}` });
+    log.error({ repository: obs.repository, err: errorMessage(err) }, 'could not store repository; nothing of it was written');
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

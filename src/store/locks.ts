@@ -1,0 +1,58 @@
+/**
+ * One scan of a target at a time. On PostgreSQL a session-level advisory lock held on a dedicated
+ * connection for the scan's duration (so several replicas never scan the same target, and a crashed
+ * process's lock dies with its connection); on PGlite, which one process owns, a lock in memory.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import type pg from 'pg';
+import { rawClient, type Database } from './db.js';
+
+export interface TargetLock {
+  release(): Promise<void>;
+}
+
+/** Namespace of tagledger's target locks (the first key of the two-key advisory lock). */
+const TARGET_LOCK_CLASS = 7_246_102;
+const heldInProcess = new Set<string>();
+
+export async function tryLockTarget(db: Database, targetId: string): Promise<TargetLock | null> {
+  const client = rawClient(db);
+  if (client instanceof PGlite) return lockInProcess(`pglite:${targetId}`);
+  const pool = client as pg.Pool;
+  const conn = await pool.connect();
+  try {
+    const res = await conn.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [TARGET_LOCK_CLASS, targetId]);
+    if (!res.rows[0].locked) {
+      conn.release();
+      return null;
+    }
+  } catch (err) {
+    conn.release(err as Error);
+    throw err;
+  }
+  const inProcess = lockInProcess(`pg:${targetId}`);
+  if (!inProcess) {
+    // The same process already holds it on another connection (cannot happen through runScan).
+    await conn.query('SELECT pg_advisory_unlock($1, hashtext($2))', [TARGET_LOCK_CLASS, targetId]);
+    conn.release();
+    return null;
+  }
+  return {
+    release: async () => {
+      await inProcess.release();
+      try {
+        await conn.query('SELECT pg_advisory_unlock($1, hashtext($2))', [TARGET_LOCK_CLASS, targetId]);
+        conn.release();
+      } catch (err) {
+        // A broken connection released the lock with it.
+        conn.release(err as Error);
+      }
+    },
+  };
+}
+
+function lockInProcess(key: string): TargetLock | null {
+  if (heldInProcess.has(key)) return null;
+  heldInProcess.add(key);
+  return { release: async () => void heldInProcess.delete(key) };
+}

@@ -1,0 +1,61 @@
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { Database } from '../db.js';
+import { scans } from '../schema/index.js';
+
+export type ScanStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'aborted';
+
+export interface ScanProblem {
+  repository: string | null;
+  code: string;
+  message: string;
+}
+
+export async function startScan(db: Database, p: { targetId: string; startedAt: Date; runner: string }): Promise<number> {
+  const [row] = await db.insert(scans).values({ targetId: p.targetId, status: 'running', startedAt: p.startedAt, runner: p.runner }).returning({ id: scans.id });
+  return row.id;
+}
+
+export async function finishScan(
+  db: Database,
+  scanId: number,
+  p: {
+    status: Exclude<ScanStatus, 'running'>;
+    finishedAt: Date;
+    repositories: number;
+    tags: number;
+    events: { created: number; moved: number; deleted: number; restored: number };
+    errors: ScanProblem[];
+    warnings: ScanProblem[];
+  },
+): Promise<void> {
+  await db
+    .update(scans)
+    .set({ status: p.status, finishedAt: p.finishedAt, repositories: p.repositories, tags: p.tags, events: p.events, errors: p.errors, warnings: p.warnings })
+    .where(eq(scans.id, scanId));
+}
+
+/**
+ * Marks scans of a target still `running` as aborted. Call it only while holding the target's lock:
+ * then no live process can be running them.
+ */
+export async function abortStaleScans(db: Database, targetId: string, now: Date): Promise<number> {
+  const rows = await db
+    .update(scans)
+    .set({
+      status: 'aborted',
+      finishedAt: now,
+      errors: sql`${scans.errors} || ${JSON.stringify([{ repository: null, code: 'failed', message: 'the process running this scan stopped before it finished' }])}::jsonb`,
+    })
+    .where(and(eq(scans.targetId, targetId), eq(scans.status, 'running')))
+    .returning({ id: scans.id });
+  return rows.length;
+}
+
+export async function recentScans(db: Database, p: { targetId?: string; limit: number }) {
+  return db
+    .select()
+    .from(scans)
+    .where(p.targetId ? eq(scans.targetId, p.targetId) : undefined)
+    .orderBy(desc(scans.id))
+    .limit(p.limit);
+}

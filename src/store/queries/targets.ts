@@ -1,0 +1,7 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from '../db.js';
+import { targets } from '../schema/index.js';
+
+export async function ensureTarget(db: Database, target: { id: string; kind: string }): Promise<void> {
+  await db.insert(targets).values({ id: target.id, kind: target.kind }).onConflictDoUpdate({ target: targets.id, set: { kind: sql`excluded.kind` } });
+}
