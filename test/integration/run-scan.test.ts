@@ -146,7 +146,8 @@ describe('runScan', () => {
     for (let i = 0; i < 12_000; i += 2) many[`t${i}`] = i + 1;
     const s2 = await scan([observed('big', many), complete]);
     expect(s2.events.moved).toBe(6_000);
-    const [{ n }] = (await t.db.execute(sql`SELECT count(*)::int AS n FROM tags WHERE present`)).rows as Array<{ n: number }>;
+    const res = (await t.db.execute(sql`SELECT count(*)::int AS n FROM tags WHERE present`)) as unknown as { rows: Array<{ n: number }> };
+    const [{ n }] = res.rows;
     expect(n).toBe(12_000);
   });
 });

@@ -1,0 +1,153 @@
+/**
+ * The tagledger command line: wiring only. Each command lives in src/cli/.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import type { Logger } from 'pino';
+import { ConfigError } from './config/load.js';
+import { DatabaseError } from './store/db.js';
+import { DirectoryLockedError } from './store/dir-lock.js';
+import { ExitCode, UsageError } from './cli/exit.js';
+import { createLogger, type LogFormat } from './cli/log.js';
+import { version } from './cli/version.js';
+
+interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+  logFormat?: LogFormat;
+}
+
+function loggerFor(cmd: Command, quietOnTty = false): Logger {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const level = g.logLevel ?? process.env.LOG_LEVEL ?? (quietOnTty && process.stderr.isTTY ? 'warn' : 'info');
+  return createLogger({ level, format: g.logFormat });
+}
+
+function output(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** Aborts on the first SIGINT/SIGTERM so work in flight can finish cleanly; a second one exits. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${sig}: stopping after the repository in flight (again to force)\n`);
+    controller.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('tagledger')
+    .description('Audits container registries for tag immutability and records every tag\'s digest history.')
+    .version(version)
+    .option('-c, --config <file>', 'config file (default: $TAGLEDGER_CONFIG or ./tagledger.yaml)')
+    .option('--log-level <level>', 'trace | debug | info | warn | error (default: $LOG_LEVEL or info)')
+    .addOption(new Option('--log-format <format>', 'log lines on stderr').choices(['plain', 'json']).default('plain'))
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('scan')
+    .description('scan every target (or the named ones) once and record what changed')
+    .option('-t, --target <id...>', 'only these target ids')
+    .option('--json', 'print the scan results as JSON on stdout')
+    .action(async (opts: { target?: string[]; json?: boolean }, cmd: Command) => {
+      const { openContext } = await import('./cli/context.js');
+      const { selectTargets, scanTargets, scanJson, renderScanSummary, scanExitCode } = await import('./cli/scan.js');
+      const logger = loggerFor(cmd, true);
+      const ctx = await openContext({ config: cmd.optsWithGlobals<GlobalOptions>().config, logger, purpose: 'tagledger scan' });
+      try {
+        const targets = selectTargets(ctx.config.targets, opts.target);
+        const parallel = ctx.database.target.kind === 'pglite' ? 1 : 4;
+        const summaries = await scanTargets(ctx.database.db, targets, logger, { json: opts.json, parallel, signal: interruptSignal() });
+        output(opts.json ? JSON.stringify(scanJson(summaries)) : renderScanSummary(summaries));
+        process.exitCode = scanExitCode(summaries);
+      } finally {
+        await ctx.database.close();
+      }
+    });
+
+  program
+    .command('history')
+    .description("print a tag's timeline, or the digest it pointed to at a moment")
+    .argument('<ref>', 'TARGET/REPOSITORY:TAG, e.g. local/app:latest')
+    .option('--at <iso8601>', 'the digest as last observed at or before this time')
+    .option('--json', 'print JSON')
+    .action(async (ref: string, opts: { at?: string; json?: boolean }, cmd: Command) => {
+      const { openContext } = await import('./cli/context.js');
+      const { historyCommand, parseTagRef, parseInstant } = await import('./cli/history.js');
+      const tagRef = parseTagRef(ref);
+      const at = opts.at ? parseInstant(opts.at) : undefined;
+      const ctx = await openContext({ config: cmd.optsWithGlobals<GlobalOptions>().config, configOptional: true, logger: loggerFor(cmd, true), purpose: 'tagledger history' });
+      try {
+        output(await historyCommand(ctx.database.db, tagRef, { at, json: opts.json }));
+      } finally {
+        await ctx.database.close();
+      }
+    });
+
+  program
+    .command('migrate')
+    .description('apply database migrations (also done automatically on start)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { openContext } = await import('./cli/context.js');
+      const ctx = await openContext({ config: cmd.optsWithGlobals<GlobalOptions>().config, configOptional: true, logger: loggerFor(cmd), purpose: 'tagledger migrate' });
+      await ctx.database.close();
+      output(`migrations applied: ${ctx.database.description}`);
+    });
+
+  const config = program.command('config').description('configuration tools');
+  config
+    .command('check')
+    .description('validate the config and print it resolved, secrets masked')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { configCheck } = await import('./cli/config-check.js');
+      output(configCheck(cmd.optsWithGlobals<GlobalOptions>().config, Boolean(opts.json)));
+    });
+
+  program
+    .command('demo')
+    .description('run a self-contained demo: bundled registry emulators, embedded database, two scans')
+    .option('--data <dir>', 'database directory for the demo (wiped first)', './data/demo')
+    .action(async (opts: { data: string }, cmd: Command) => {
+      const { runDemo } = await import('./cli/demo.js');
+      process.exitCode = await runDemo({ dataDir: opts.data, logger: loggerFor(cmd, true), out: process.stdout });
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; every other commander error is a usage error it already printed.
+    return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  }
+  if (err instanceof ConfigError || err instanceof UsageError) {
+    process.stderr.write(`tagledger: ${err.message}\n`);
+    return ExitCode.usage;
+  }
+  if (err instanceof DatabaseError || err instanceof DirectoryLockedError) {
+    process.stderr.write(`tagledger: ${err.message}\n`);
+    return ExitCode.internal;
+  }
+  process.stderr.write(`tagledger: internal error: ${err instanceof Error ? err.message : String(err)} (LOG_LEVEL=debug for details)\n`);
+  if ((process.env.LOG_LEVEL ?? '') === 'debug' || process.env.LOG_LEVEL === 'trace') process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
+  return ExitCode.internal;
+}
+
+const code = await main(process.argv);
+process.exitCode = code;
