@@ -1,8 +1,11 @@
 import type { RepositoryObservation } from '../collectors/types.js';
 
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-/** OCI tag grammar: https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests */
-const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+/**
+ * OCI tag grammar (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests),
+ * with the length ECR allows (300 characters) instead of the spec's 128.
+ */
+const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,299}$/;
 
 /**
  * Checks what a collector hands over before it reaches the diff: a bad digest or a duplicated tag

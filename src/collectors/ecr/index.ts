@@ -1,0 +1,251 @@
+/**
+ * The Amazon ECR collector: reads every repository's tag-mutability settings and every tag's
+ * digest through the AWS SDK, one complete repository at a time. See README.md.
+ */
+import { paginateDescribeImages, paginateDescribeRepositories, type ECRClient } from '@aws-sdk/client-ecr';
+import pLimit from 'p-limit';
+import type { ProtectionSettings } from '../../audit/protection.js';
+import type { CollectorContext } from '../index.js';
+import { repositoryFilter } from '../filter.js';
+import type { Collector, RepositoryResult, TagObservation } from '../types.js';
+import { createEcrClient, type EcrClientOverrides } from './client.js';
+import type { EcrTargetConfig } from './config.js';
+import { awsErrorName, describeAwsError, isAbort, repositoryErrorCode, targetErrorCode } from './errors.js';
+import { readAllPages } from './pages.js';
+import { DescribeImagesPage, DescribeRepositoriesPage, EcrMutabilitySettings, type EcrImageDetail, type EcrRepository } from './schema.js';
+
+export { ecrTargetSchema, type EcrTargetConfig } from './config.js';
+export type { EcrClientOverrides } from './client.js';
+
+/** The API's largest page: one call per 1000 repositories or images. */
+const PAGE_SIZE = 1000;
+const DEFAULT_CONCURRENCY = 4;
+
+export function createEcrCollector(target: EcrTargetConfig, ctx: CollectorContext, overrides: EcrClientOverrides = {}): Collector {
+  const logger = ctx.logger.child({ target: target.id, kind: 'ecr' });
+  const filter = repositoryFilter(target.repositories);
+  const concurrency = target.concurrency ?? DEFAULT_CONCURRENCY;
+
+  return {
+    kind: 'ecr',
+    targetId: target.id,
+    async *collect(signal: AbortSignal): AsyncIterable<RepositoryResult> {
+      let client: ECRClient;
+      try {
+        client = createEcrClient(target, overrides);
+      } catch (err) {
+        yield { kind: 'error', repository: null, code: 'failed', cause: `ECR client for target "${target.id}": ${(err as Error).message}` };
+        yield { kind: 'listing', complete: false };
+        return;
+      }
+      try {
+        let repositories: EcrRepository[];
+        try {
+          repositories = await listRepositories(client, target.registryId, signal);
+        } catch (err) {
+          if (isAbort(err, signal)) throw abortReason(signal, err);
+          logger.debug({ error: awsErrorName(err) }, 'ECR repository listing failed');
+          yield { kind: 'error', repository: null, code: targetErrorCode(err), cause: describeAwsError('DescribeRepositories', null, err) };
+          yield { kind: 'listing', complete: false };
+          return;
+        }
+        const selected = repositories.filter((r) => filter.matches(r.repositoryName));
+        yield { kind: 'discovered', repositories: selected.length };
+
+        const limit = pLimit(concurrency);
+        const results = new CompletionQueue<RepositoryResult>();
+        for (const repo of selected) {
+          results.add(limit(() => (signal.aborted ? Promise.reject(abortReason(signal)) : readRepository(client, target, repo, signal))));
+        }
+        try {
+          for await (const result of results) yield result;
+        } catch (err) {
+          limit.clearQueue();
+          throw err;
+        }
+        yield { kind: 'listing', complete: true };
+      } finally {
+        client.destroy();
+      }
+    },
+  };
+}
+
+async function listRepositories(client: ECRClient, registryId: string | undefined, signal: AbortSignal): Promise<EcrRepository[]> {
+  const pages = await readAllPages(
+    paginateDescribeRepositories({ client, pageSize: PAGE_SIZE }, registryId ? { registryId } : {}, { abortSignal: signal }),
+    'DescribeRepositories',
+  );
+  const out: EcrRepository[] = [];
+  for (const [i, page] of pages.entries()) {
+    const parsed = DescribeRepositoriesPage.safeParse(page);
+    if (!parsed.success) {
+      const err = new Error(`page ${i + 1} is not a DescribeRepositories response: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+      err.name = 'UnexpectedResponse';
+      throw err;
+    }
+    out.push(...parsed.data.repositories);
+  }
+  return out;
+}
+
+/** One repository, complete or as an error. Never throws except on abort. */
+async function readRepository(client: ECRClient, target: EcrTargetConfig, repo: EcrRepository, signal: AbortSignal): Promise<RepositoryResult> {
+  const name = repo.repositoryName;
+  const settings = EcrMutabilitySettings.safeParse(repo);
+  if (!settings.success) {
+    return {
+      kind: 'error',
+      repository: name,
+      code: 'failed',
+      cause: `ECR DescribeRepositories for repository "${name}": unsupported tag mutability settings (imageTagMutability ${JSON.stringify(repo.imageTagMutability)}, filters ${JSON.stringify(repo.imageTagMutabilityExclusionFilters ?? [])})`,
+    };
+  }
+  const protection: ProtectionSettings = {
+    kind: 'ecr',
+    mode: settings.data.imageTagMutability,
+    filters: settings.data.imageTagMutabilityExclusionFilters.map((f) => f.filter),
+  };
+
+  let images: EcrImageDetail[];
+  try {
+    images = await describeAllImages(client, repo, signal);
+  } catch (err) {
+    if (isAbort(err, signal)) throw abortReason(signal, err);
+    return { kind: 'error', repository: name, code: repositoryErrorCode(err), cause: describeAwsError('DescribeImages', name, err) };
+  }
+
+  const tags: TagObservation[] = [];
+  const seen = new Map<string, string>();
+  for (const image of images) {
+    for (const tag of image.imageTags) {
+      const other = seen.get(tag);
+      if (other !== undefined && other !== image.imageDigest) {
+        // A tag on two images in one listing: the repository changed while it was paged through.
+        // Failing it (and reading it again next scan) beats recording a move that did not happen.
+        return {
+          kind: 'error',
+          repository: name,
+          code: 'failed',
+          cause: `ECR DescribeImages for repository "${name}": tag "${tag}" was listed on two images (${other}, ${image.imageDigest}); the repository changed during the scan`,
+        };
+      }
+      if (other !== undefined) continue;
+      seen.set(tag, image.imageDigest);
+      tags.push({
+        tag,
+        digest: image.imageDigest,
+        mediaType: image.imageManifestMediaType ?? null,
+        pushedAt: image.imagePushedAt ?? null,
+        extra: compact({ imageStatus: image.imageStatus, imageSizeInBytes: image.imageSizeInBytes, artifactMediaType: image.artifactMediaType }),
+      });
+    }
+  }
+
+  return {
+    kind: 'observed',
+    observation: {
+      repository: name,
+      pullReference: pullReference(repo.registryId, target.region, name),
+      protection,
+      tags,
+      raw: rawSettings(repo),
+    },
+  };
+}
+
+/**
+ * Every TAGGED image, whatever its status: without `imageStatus: ANY`, DescribeImages returns
+ * only ACTIVE images, and archived images (which keep their tags) would look deleted
+ * (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImagesFilter.html).
+ */
+async function describeAllImages(client: ECRClient, repo: EcrRepository, signal: AbortSignal): Promise<EcrImageDetail[]> {
+  const what = `DescribeImages for repository "${repo.repositoryName}"`;
+  const pages = await readAllPages(
+    paginateDescribeImages(
+      { client, pageSize: PAGE_SIZE },
+      { repositoryName: repo.repositoryName, registryId: repo.registryId, filter: { tagStatus: 'TAGGED', imageStatus: 'ANY' } },
+      { abortSignal: signal },
+    ),
+    what,
+  );
+  const out: EcrImageDetail[] = [];
+  for (const [i, page] of pages.entries()) {
+    const parsed = DescribeImagesPage.safeParse(page);
+    if (!parsed.success) {
+      const err = new Error(`page ${i + 1} is not a DescribeImages response: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+      err.name = 'UnexpectedResponse';
+      throw err;
+    }
+    out.push(...parsed.data.imageDetails);
+  }
+  return out;
+}
+
+/**
+ * `<registryId>.dkr.ecr.<region>.amazonaws.com/<name>`
+ * (https://docs.aws.amazon.com/AmazonECR/latest/userguide/Registries.html); China regions use
+ * `amazonaws.com.cn`.
+ */
+export function pullReference(registryId: string, region: string, name: string): string {
+  const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return `${registryId}.dkr.ecr.${region}.${domain}/${name}`;
+}
+
+/** The repository's settings as ECR reported them, kept as evidence (nothing secret in them). */
+function rawSettings(repo: EcrRepository): Record<string, unknown> {
+  return compact({
+    repositoryArn: repo.repositoryArn,
+    registryId: repo.registryId,
+    repositoryName: repo.repositoryName,
+    repositoryUri: repo.repositoryUri,
+    createdAt: repo.createdAt?.toISOString(),
+    imageTagMutability: repo.imageTagMutability,
+    imageTagMutabilityExclusionFilters: repo.imageTagMutabilityExclusionFilters?.map((f) => ({ filterType: f.filterType, filter: f.filter })),
+    imageScanningConfiguration: repo.imageScanningConfiguration,
+    encryptionConfiguration: repo.encryptionConfiguration,
+  });
+}
+
+function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function abortReason(signal: AbortSignal, err?: unknown): unknown {
+  return signal.reason ?? err ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+/** Yields promised values in the order they settle; a rejection is rethrown to the reader. */
+class CompletionQueue<T> implements AsyncIterable<T> {
+  private pending = 0;
+  private readonly settled: Array<{ ok: true; value: T } | { ok: false; error: unknown }> = [];
+  private wake: (() => void) | null = null;
+
+  add(p: Promise<T>): void {
+    this.pending++;
+    p.then(
+      (value) => this.push({ ok: true, value }),
+      (error: unknown) => this.push({ ok: false, error }),
+    );
+  }
+
+  private push(r: { ok: true; value: T } | { ok: false; error: unknown }): void {
+    this.pending--;
+    this.settled.push(r);
+    this.wake?.();
+    this.wake = null;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      const next = this.settled.shift();
+      if (next) {
+        if (!next.ok) throw next.error;
+        yield next.value;
+        continue;
+      }
+      if (this.pending === 0) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
