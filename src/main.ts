@@ -39,6 +39,16 @@ function interruptSignal(): AbortSignal {
   return controller.signal;
 }
 
+async function withDatabase(cmd: Command, purpose: string, fn: (db: import('./store/db.js').Database, config: import('./config/schema.js').Config) => Promise<void>): Promise<void> {
+  const { openContext } = await import('./cli/context.js');
+  const ctx = await openContext({ config: cmd.optsWithGlobals<GlobalOptions>().config, configOptional: true, logger: loggerFor(cmd, true), purpose });
+  try {
+    await fn(ctx.database.db, ctx.config);
+  } finally {
+    await ctx.database.close();
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('tagledger')
     .description('Audits container registries for tag immutability and records every tag\'s digest history.')
@@ -54,20 +64,90 @@ export function buildProgram(): Command {
     .description('scan every target (or the named ones) once and record what changed')
     .option('-t, --target <id...>', 'only these target ids')
     .option('--json', 'print the scan results as JSON on stdout')
-    .action(async (opts: { target?: string[]; json?: boolean }, cmd: Command) => {
+    .option('--fail-on <severity>', 'exit 1 when an open, unacknowledged finding at or above this severity exists')
+    .option('--no-deliver', 'leave due alerts in the outbox instead of delivering them before exiting')
+    .action(async (opts: { target?: string[]; json?: boolean; failOn?: string; deliver: boolean }, cmd: Command) => {
       const { openContext } = await import('./cli/context.js');
       const { selectTargets, scanTargets, scanJson, renderScanSummary, scanExitCode } = await import('./cli/scan.js');
+      const { parseSeverity } = await import('./cli/findings.js');
+      const failOn = parseSeverity(opts.failOn, '--fail-on');
       const logger = loggerFor(cmd, true);
       const ctx = await openContext({ config: cmd.optsWithGlobals<GlobalOptions>().config, logger, purpose: 'tagledger scan' });
       try {
         const targets = selectTargets(ctx.config.targets, opts.target);
         const parallel = ctx.database.target.kind === 'pglite' ? 1 : 4;
-        const summaries = await scanTargets(ctx.database.db, targets, logger, { json: opts.json, parallel, signal: interruptSignal() });
+        const { alertingFromConfig } = await import('./alerts/setup.js');
+        const signal = interruptSignal();
+        const summaries = await scanTargets(ctx.database.db, targets, logger, { json: opts.json, parallel, signal, alerting: alertingFromConfig(ctx.config) });
         output(opts.json ? JSON.stringify(scanJson(summaries)) : renderScanSummary(summaries));
-        process.exitCode = scanExitCode(summaries);
+        if (opts.deliver && ctx.config.notifiers.length && !signal.aborted) {
+          const { deliverNow } = await import('./cli/alerts.js');
+          const { parseDuration } = await import('./config/common.js');
+          const stats = await deliverNow(ctx.database.db, ctx.config, logger, parseDuration(ctx.config.alerts.deliverOnScan));
+          if (!opts.json) output(`alerts: delivered ${stats.delivered}, will retry ${stats.retrying}, failed ${stats.failed}`);
+        }
+        let code = scanExitCode(summaries);
+        if (code === 0 && failOn) {
+          const { countOpenAtLeast } = await import('./store/queries/findings.js');
+          const open = await countOpenAtLeast(ctx.database.db, failOn, targets.map((t) => t.id));
+          if (open > 0) {
+            code = ExitCode.findings;
+            if (!opts.json) output(`${open} open finding(s) at or above ${failOn} (tagledger findings list --severity ${failOn})`);
+          }
+        }
+        process.exitCode = code;
       } finally {
         await ctx.database.close();
       }
+    });
+
+  const findings = program.command('findings').description('list and manage findings');
+  findings
+    .command('list')
+    .description('list findings (default: open and acknowledged)')
+    .option('--status <list>', 'comma-separated: open, acknowledged, resolved, waived')
+    .option('--severity <severity>', 'at least this severity')
+    .option('--target <id>', 'only this target')
+    .option('--type <type>', 'only this finding type')
+    .option('--json', 'print JSON')
+    .action(async (opts: { status?: string; severity?: string; target?: string; type?: string; json?: boolean }, cmd: Command) => {
+      const { findingsList } = await import('./cli/findings.js');
+      await withDatabase(cmd, 'tagledger findings', async (db) => output(await findingsList(db, opts)));
+    });
+  for (const [name, status] of [['ack', 'acknowledged'], ['resolve', 'resolved']] as const) {
+    findings
+      .command(`${name} <id>`)
+      .description(status === 'acknowledged' ? 'acknowledge a finding (it stays recorded; --fail-on ignores it)' : 'resolve a finding by hand')
+      .requiredOption('--reason <text>', 'why (recorded with who)')
+      .action(async (id: string, opts: { reason: string }, cmd: Command) => {
+        const { findingsSetStatus } = await import('./cli/findings.js');
+        await withDatabase(cmd, 'tagledger findings', async (db) => output(await findingsSetStatus(db, id, status, opts.reason)));
+      });
+  }
+
+  const alertsCmd = program.command('alerts').description('the alert outbox');
+  alertsCmd
+    .command('list')
+    .option('--status <list>', 'comma-separated: created, retrying, delivered, failed')
+    .option('--json', 'print JSON')
+    .action(async (opts: { status?: string; json?: boolean }, cmd: Command) => {
+      const { alertsList } = await import('./cli/alerts.js');
+      await withDatabase(cmd, 'tagledger alerts', async (db) => output(await alertsList(db, opts)));
+    });
+  alertsCmd
+    .command('deliver')
+    .description('deliver due alerts now')
+    .option('--within <duration>', 'stop after this long', '60s')
+    .action(async (opts: { within: string }, cmd: Command) => {
+      const { alertsDeliver } = await import('./cli/alerts.js');
+      await withDatabase(cmd, 'tagledger alerts', async (db, config) => output(await alertsDeliver(db, config, loggerFor(cmd, true), opts.within)));
+    });
+  alertsCmd
+    .command('retry <id>')
+    .description('queue a failed alert again')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const { alertsRetry } = await import('./cli/alerts.js');
+      await withDatabase(cmd, 'tagledger alerts', async (db) => output(await alertsRetry(db, id)));
     });
 
   program

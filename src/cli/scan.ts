@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { TargetConfig } from '../config/schema.js';
 import type { Database } from '../store/db.js';
 import { runScan, TargetBusyError, type ScanProgress, type ScanSummary } from '../scheduler/run-scan.js';
+import type { AlertingContext } from '../alerts/evaluate.js';
 import { ExitCode, UsageError } from './exit.js';
 import { shortDigest, table } from './format.js';
 
@@ -14,6 +15,7 @@ export interface ScanCommandOptions {
   parallel: number;
   out?: NodeJS.WriteStream;
   err?: NodeJS.WriteStream;
+  alerting?: AlertingContext;
 }
 
 export function selectTargets(all: TargetConfig[], ids: string[] | undefined): TargetConfig[] {
@@ -34,7 +36,7 @@ export async function scanTargets(db: Database, targets: TargetConfig[], logger:
   const queue = [...targets];
   const worker = async () => {
     for (let t = queue.shift(); t; t = queue.shift()) {
-      summaries.push(await scanOne(db, t, logger, opts.signal, progress));
+      summaries.push(await scanOne(db, t, logger, opts, progress));
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.parallel, targets.length)) }, worker));
@@ -43,9 +45,9 @@ export async function scanTargets(db: Database, targets: TargetConfig[], logger:
   return targets.map((t) => summaries.find((s) => s.target === t.id)!);
 }
 
-async function scanOne(db: Database, target: TargetConfig, logger: Logger, signal: AbortSignal | undefined, progress: ProgressLine | null): Promise<ScanSummary> {
+async function scanOne(db: Database, target: TargetConfig, logger: Logger, opts: ScanCommandOptions, progress: ProgressLine | null): Promise<ScanSummary> {
   try {
-    return await runScan(db, target, { logger, signal, onProgress: progress ? (p) => progress.update(p) : undefined });
+    return await runScan(db, target, { logger, signal: opts.signal, alerting: opts.alerting, onProgress: progress ? (p) => progress.update(p) : undefined });
   } catch (err) {
     const now = new Date();
     const message = err instanceof TargetBusyError ? err.message : `scan could not run: ${err instanceof Error ? err.message : String(err)}`;
@@ -62,6 +64,8 @@ async function scanOne(db: Database, target: TargetConfig, logger: Logger, signa
       errors: [{ repository: null, code: 'failed', message }],
       warnings: [],
       changes: [],
+      findingsOpened: 0,
+      alertsQueued: 0,
     };
   }
 }
@@ -84,6 +88,8 @@ export function scanJson(summaries: ScanSummary[]): unknown {
       events: s.events,
       errors: s.errors,
       warnings: s.warnings,
+      findingsOpened: s.findingsOpened,
+      alertsQueued: s.alertsQueued,
     })),
   };
 }
@@ -92,8 +98,8 @@ export function renderScanSummary(summaries: ScanSummary[], maxChanges = 50): st
   const out: string[] = [];
   out.push(
     table(
-      ['target', 'status', 'repositories', 'tags', 'created', 'moved', 'deleted', 'restored', 'errors'],
-      summaries.map((s) => [s.target, s.status, s.repositories, s.tags, s.events.created, s.events.moved, s.events.deleted, s.events.restored, s.errors.length]),
+      ['target', 'status', 'repositories', 'tags', 'created', 'moved', 'deleted', 'restored', 'errors', 'new findings'],
+      summaries.map((s) => [s.target, s.status, s.repositories, s.tags, s.events.created, s.events.moved, s.events.deleted, s.events.restored, s.errors.length, s.findingsOpened]),
     ),
   );
   for (const s of summaries) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import cron from 'node-cron';
 
 /** Durations are strings like `500ms`, `30s`, `10m`, `24h`, `7d`. */
 export const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration like 500ms, 30s, 10m, 24h or 7d');
@@ -22,6 +23,18 @@ export const httpUrlSchema = z
     }
   }, 'must be an http(s) URL');
 
+/**
+ * A node-cron expression: 5 fields, or 6 with seconds first (https://nodecron.com/cron-syntax).
+ * node-cron ANDs day-of-month with day-of-week (standard cron ORs them when both are restricted).
+ */
+export const cronExpressionSchema = z.string().superRefine((value, ctx) => {
+  const result = cron.validateDetailed(value);
+  if (!result.valid) {
+    const why = result.errors.map((e) => e.message).join('; ') || 'invalid';
+    ctx.addIssue({ code: 'custom', message: `must be a cron expression like "0 * * * *" (${why})` });
+  }
+});
+
 /** Fields every kind of target has, with the same meaning for every kind. */
 export const baseTargetFields = {
   id: z.string().regex(/^[a-z0-9-]+$/, 'must match [a-z0-9-]+'),
@@ -30,7 +43,7 @@ export const baseTargetFields = {
   caFile: z.string().min(1).optional(),
   insecureSkipTlsVerify: z.boolean().default(false),
   concurrency: z.number().int().min(1).max(256).optional(),
-  /** Cron expression for `serve` (node-cron syntax). */
-  schedule: z.string().optional(),
+  /** Cron expression for `serve` (node-cron syntax; default hourly). */
+  schedule: cronExpressionSchema.optional(),
   jitter: durationSchema.optional(),
 };

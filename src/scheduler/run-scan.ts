@@ -15,6 +15,9 @@ import { abortStaleScans, finishScan, startScan, type ScanProblem } from '../sto
 import { liveRepositories, recordObservation, recordRepositoryGone, type RecordResult } from '../store/queries/observations.js';
 import { countEvents } from '../audit/diff.js';
 import { validateObservation } from './validate.js';
+import { alertingContext, evaluateRepository, evaluateTarget, hasEarlierScan, type AlertingContext } from '../alerts/evaluate.js';
+import { releaseHeldAlerts } from '../alerts/outbox.js';
+import type { RemediationTarget } from '../audit/remediation.js';
 
 export type ScanStatus = 'succeeded' | 'partial' | 'failed' | 'aborted';
 
@@ -36,6 +39,9 @@ export interface ScanSummary {
   warnings: ScanProblem[];
   /** What changed, per repository (only repositories with changes). */
   changes: RepositoryChanges[];
+  /** Findings opened (new or re-opened) and alerts queued by this scan. */
+  findingsOpened: number;
+  alertsQueued: number;
 }
 
 export interface ScanProgress {
@@ -53,7 +59,11 @@ export interface RunScanOptions {
   /** A ready collector (tests, emulators); by default one is created from the target config. */
   collector?: Collector;
   onProgress?: (p: ScanProgress) => void;
+  /** Called once the scan row exists (the API answers 202 with its id). */
+  onStarted?: (scanId: number) => void;
   now?: () => Date;
+  /** Policy and notifiers; by default the default policy and no notifiers. */
+  alerting?: AlertingContext;
 }
 
 export class TargetBusyError extends Error {
@@ -76,7 +86,10 @@ export async function runScan(db: Database, target: TargetConfig, opts: RunScanO
     const scanId = await startScan(db, { targetId: target.id, startedAt, runner: `${hostname()}:${process.pid}` });
     const scanLog = log.child({ scanId });
     scanLog.info('scan started');
-    const state = await collectAndStore(db, target, scanId, opts, scanLog, now);
+    opts.onStarted?.(scanId);
+    const alerting = opts.alerting ?? alertingContext();
+    const baseline = !(await hasEarlierScan(db, target.id, scanId));
+    const state = await collectAndStore(db, target, scanId, { ...opts, alerting }, baseline, scanLog, now);
     const status: ScanStatus = opts.signal?.aborted
       ? 'aborted'
       : state.errors.some((e) => e.repository === null)
@@ -86,9 +99,29 @@ export async function runScan(db: Database, target: TargetConfig, opts: RunScanO
           : 'succeeded';
     const finishedAt = now();
     const events = countEvents(state.changes.flatMap((c) => c.tagEvents));
-    await finishScan(db, scanId, { status, finishedAt, repositories: state.repositories, tags: state.tags, events, errors: state.errors, warnings: state.warnings });
-    scanLog.info({ status, repositories: state.repositories, tags: state.tags, events, errors: state.errors.length }, 'scan finished');
-    return { scanId, target: target.id, status, startedAt, finishedAt, repositories: state.repositories, tags: state.tags, events, errors: state.errors, warnings: state.warnings, changes: state.changes };
+    await db.transaction(async (tx) => {
+      const t = tx as unknown as Database;
+      await finishScan(t, scanId, { status, finishedAt, repositories: state.repositories, tags: state.tags, events, errors: state.errors, warnings: state.warnings });
+      const targetError = state.errors.find((e) => e.repository === null)?.message ?? (status === 'aborted' ? 'scan aborted' : null);
+      state.alertsQueued += await evaluateTarget(t, alerting, { target: remediationTarget(target), scanId, now: finishedAt, lastError: targetError });
+      await releaseHeldAlerts(t, [scanId], finishedAt);
+    });
+    scanLog.info({ status, repositories: state.repositories, tags: state.tags, events, errors: state.errors.length, findingsOpened: state.findingsOpened, alertsQueued: state.alertsQueued }, 'scan finished');
+    return {
+      scanId,
+      target: target.id,
+      status,
+      startedAt,
+      finishedAt,
+      repositories: state.repositories,
+      tags: state.tags,
+      events,
+      errors: state.errors,
+      warnings: state.warnings,
+      changes: state.changes,
+      findingsOpened: state.findingsOpened,
+      alertsQueued: state.alertsQueued,
+    };
   } finally {
     await lock.release();
   }
@@ -100,10 +133,43 @@ interface ScanState {
   errors: ScanProblem[];
   warnings: ScanProblem[];
   changes: RepositoryChanges[];
+  findingsOpened: number;
+  alertsQueued: number;
 }
 
-async function collectAndStore(db: Database, target: TargetConfig, scanId: number, opts: RunScanOptions, log: Logger, now: () => Date): Promise<ScanState> {
-  const state: ScanState = { repositories: 0, tags: 0, errors: [], warnings: [], changes: [] };
+interface StoreContext {
+  db: Database;
+  target: TargetConfig;
+  scanId: number;
+  alerting: AlertingContext;
+  baseline: boolean;
+  log: Logger;
+  now: () => Date;
+}
+
+/** What remediation texts need to know about a target (no secrets). */
+export function remediationTarget(target: TargetConfig): RemediationTarget {
+  const t = target as unknown as Record<string, unknown>;
+  return {
+    id: target.id,
+    kind: target.kind,
+    region: typeof t.region === 'string' ? t.region : undefined,
+    registryId: typeof t.registryId === 'string' ? t.registryId : undefined,
+    project: typeof t.project === 'string' ? t.project : undefined,
+  };
+}
+
+async function collectAndStore(
+  db: Database,
+  target: TargetConfig,
+  scanId: number,
+  opts: RunScanOptions & { alerting: AlertingContext },
+  baseline: boolean,
+  log: Logger,
+  now: () => Date,
+): Promise<ScanState> {
+  const state: ScanState = { repositories: 0, tags: 0, errors: [], warnings: [], changes: [], findingsOpened: 0, alertsQueued: 0 };
+  const sc: StoreContext = { db, target, scanId, alerting: opts.alerting, baseline, log, now };
   const seen = new Set<string>();
   const filter = repositoryFilter(target.repositories);
   let listingComplete = false;
@@ -144,7 +210,7 @@ async function collectAndStore(db: Database, target: TargetConfig, scanId: numbe
         }
         case 'observed': {
           seen.add(result.observation.repository);
-          await storeObservation(db, target.id, scanId, result.observation, state, log, now);
+          await storeObservation(sc, result.observation, state);
           break;
         }
       }
@@ -164,7 +230,14 @@ async function collectAndStore(db: Database, target: TargetConfig, scanId: numbe
     for (const repo of await liveRepositories(db, target.id)) {
       if (seen.has(repo.name) || !filter.matches(repo.name)) continue;
       const observedAt = now();
-      const result = await db.transaction((tx) => recordRepositoryGone(tx as unknown as Database, { repositoryId: repo.id, scanId, observedAt }));
+      const result = await db.transaction(async (tx) => {
+        const t = tx as unknown as Database;
+        const record = await recordRepositoryGone(t, { repositoryId: repo.id, scanId, observedAt });
+        const outcome = await evaluateRepository(t, opts.alerting, { target: remediationTarget(target), repository: repo.name, scanId, now: observedAt, baseline, record, gone: true });
+        state.findingsOpened += outcome.opened;
+        state.alertsQueued += outcome.alerts;
+        return record;
+      });
       state.changes.push({ repository: repo.name, ...result });
       log.info({ repository: repo.name, deletedTags: result.tagEvents.length }, 'repository gone from the catalog');
     }
@@ -172,7 +245,9 @@ async function collectAndStore(db: Database, target: TargetConfig, scanId: numbe
   return state;
 }
 
-async function storeObservation(db: Database, targetId: string, scanId: number, obs: RepositoryObservation, state: ScanState, log: Logger, now: () => Date) {
+async function storeObservation(sc: StoreContext, obs: RepositoryObservation, state: ScanState) {
+  const { db, scanId, log, now } = sc;
+  const targetId = sc.target.id;
   const invalid = validateObservation(obs);
   if (invalid) {
     state.errors.push({ repository: obs.repository, code: 'failed', message: invalid });
@@ -181,7 +256,18 @@ async function storeObservation(db: Database, targetId: string, scanId: number, 
   }
   try {
     const observedAt = now();
-    const result = await db.transaction((tx) => recordObservation(tx as unknown as Database, { targetId, scanId, observedAt, observation: obs }));
+    let opened = 0;
+    let queued = 0;
+    const result = await db.transaction(async (tx) => {
+      const t = tx as unknown as Database;
+      const record = await recordObservation(t, { targetId, scanId, observedAt, observation: obs });
+      const outcome = await evaluateRepository(t, sc.alerting, { target: remediationTarget(sc.target), repository: obs.repository, scanId, now: observedAt, baseline: sc.baseline, record });
+      opened = outcome.opened;
+      queued = outcome.alerts;
+      return record;
+    });
+    state.findingsOpened += opened;
+    state.alertsQueued += queued;
     state.repositories += 1;
     state.tags += obs.tags.length;
     if (result.tagEvents.length || result.repositoryEvents.some((e) => e.kind !== 'discovered')) {

@@ -15,20 +15,37 @@ import { protectionFor, type ProtectionSettings } from '../../audit/protection.j
 import { stableJson } from './json.js';
 
 export interface RecordedTagEvent extends TagEvent {
+  /** Row id in tag_events. */
+  id: number;
   protected: boolean;
   protectionReason: string;
 }
 
 export interface RecordedRepositoryEvent {
+  /** Row id in repository_events. */
+  id: number;
   kind: 'discovered' | 'settings_changed' | 'gone' | 'back';
   before: unknown;
   after: unknown;
+}
+
+export interface CurrentTagState {
+  tag: string;
+  digest: string;
+  protected: boolean;
+  reason: string;
+  extra: Record<string, unknown> | null;
 }
 
 export interface RecordResult {
   repositoryId: number;
   tagEvents: RecordedTagEvent[];
   repositoryEvents: RecordedRepositoryEvent[];
+  /** Settings before this observation (null for a new repository). */
+  previousProtection: ProtectionSettings | null;
+  protection: ProtectionSettings;
+  /** Every present tag after this observation (empty for a repository gone). */
+  tags: CurrentTagState[];
 }
 
 interface KnownTagRow extends KnownTag {
@@ -44,7 +61,7 @@ export async function recordObservation(
   p: { targetId: string; scanId: number; observedAt: Date; observation: RepositoryObservation },
 ): Promise<RecordResult> {
   const { observation: obs, observedAt, scanId } = p;
-  const repoEvents: RecordedRepositoryEvent[] = [];
+  const repoEvents: Array<Omit<RecordedRepositoryEvent, 'id'>> = [];
 
   const [existing] = await db
     .select({ id: repositories.id, protection: repositories.protection, goneAt: repositories.goneAt })
@@ -95,11 +112,11 @@ export async function recordObservation(
       upserts.push({ name: t.tag, digest: t.digest, mediaType: t.mediaType, pushedAt, present: true, protected: v.protected, reason: v.reason, extra });
     }
   }
-  const recorded: RecordedTagEvent[] = events.map((e) => {
+  const unsaved = events.map((e) => {
     const v = verdicts.get(e.tag) ?? { protected: known.get(e.tag)!.protected, reason: known.get(e.tag)!.protectionReason };
     return { ...e, protected: v.protected, protectionReason: v.reason };
   });
-  for (const e of recorded) {
+  for (const e of unsaved) {
     if (e.kind === 'deleted') {
       const k = known.get(e.tag)!;
       upserts.push({ name: e.tag, digest: k.digest, mediaType: k.mediaType, pushedAt: k.pushedAt?.toISOString() ?? null, present: false, protected: k.protected, reason: k.protectionReason, extra: k.extra });
@@ -107,10 +124,8 @@ export async function recordObservation(
   }
 
   await upsertTags(db, repositoryId, observedAt, upserts);
-  await insertTagEvents(db, repositoryId, scanId, observedAt, recorded);
-  if (repoEvents.length) {
-    await db.insert(repositoryEvents).values(repoEvents.map((e) => ({ repositoryId, scanId, kind: e.kind, before: e.before, after: e.after, observedAt })));
-  }
+  const recorded = await insertTagEvents(db, repositoryId, scanId, observedAt, unsaved);
+  const savedRepoEvents = await insertRepositoryEvents(db, repositoryId, scanId, observedAt, repoEvents);
   await db.insert(repositorySnapshots).values({
     repositoryId,
     scanId,
@@ -119,7 +134,35 @@ export async function recordObservation(
     tagsHash: tagMapHash(obs.tags),
     protection: obs.protection,
   });
-  return { repositoryId, tagEvents: recorded, repositoryEvents: repoEvents };
+  return {
+    repositoryId,
+    tagEvents: recorded,
+    repositoryEvents: savedRepoEvents,
+    previousProtection: existing ? (existing.protection as ProtectionSettings) : null,
+    protection: obs.protection,
+    tags: obs.tags.map((t) => {
+      const v = verdicts.get(t.tag)!;
+      return { tag: t.tag, digest: t.digest, protected: v.protected, reason: v.reason, extra: t.extra ?? null };
+    }),
+  };
+}
+
+async function insertRepositoryEvents(
+  db: Database,
+  repositoryId: number,
+  scanId: number,
+  observedAt: Date,
+  events: Array<Omit<RecordedRepositoryEvent, 'id'>>,
+): Promise<RecordedRepositoryEvent[]> {
+  const saved: RecordedRepositoryEvent[] = [];
+  for (const e of events) {
+    const [row] = await db
+      .insert(repositoryEvents)
+      .values({ repositoryId, scanId, kind: e.kind, before: e.before, after: e.after, observedAt })
+      .returning({ id: repositoryEvents.id });
+    saved.push({ id: row.id, ...e });
+  }
+  return saved;
 }
 
 /**
@@ -132,19 +175,20 @@ export async function recordRepositoryGone(
 ): Promise<RecordResult> {
   const known = await loadKnownTags(db, p.repositoryId);
   const events = repositoryGoneEvents(known.values());
-  const recorded: RecordedTagEvent[] = events.map((e) => {
+  const unsaved = events.map((e) => {
     const k = known.get(e.tag)!;
     return { ...e, protected: k.protected, protectionReason: k.protectionReason };
   });
+  const [repo] = await db.select({ protection: repositories.protection }).from(repositories).where(eq(repositories.id, p.repositoryId));
   await db
     .update(tags)
     .set({ present: false, changedAt: p.observedAt })
     .where(and(eq(tags.repositoryId, p.repositoryId), eq(tags.present, true)));
-  await insertTagEvents(db, p.repositoryId, p.scanId, p.observedAt, recorded);
+  const recorded = await insertTagEvents(db, p.repositoryId, p.scanId, p.observedAt, unsaved);
   await db.update(repositories).set({ goneAt: p.observedAt }).where(eq(repositories.id, p.repositoryId));
-  const repoEvent: RecordedRepositoryEvent = { kind: 'gone', before: null, after: null };
-  await db.insert(repositoryEvents).values({ repositoryId: p.repositoryId, scanId: p.scanId, kind: 'gone', observedAt: p.observedAt });
-  return { repositoryId: p.repositoryId, tagEvents: recorded, repositoryEvents: [repoEvent] };
+  const saved = await insertRepositoryEvents(db, p.repositoryId, p.scanId, p.observedAt, [{ kind: 'gone', before: null, after: null }]);
+  const protection = repo.protection as ProtectionSettings;
+  return { repositoryId: p.repositoryId, tagEvents: recorded, repositoryEvents: saved, previousProtection: protection, protection, tags: [] };
 }
 
 /** Repositories of a target that are not gone: candidates for "gone" after a complete listing. */
@@ -214,10 +258,11 @@ async function upsertTags(db: Database, repositoryId: number, at: Date, rows: Up
   }
 }
 
-async function insertTagEvents(db: Database, repositoryId: number, scanId: number, at: Date, events: RecordedTagEvent[]): Promise<void> {
+async function insertTagEvents(db: Database, repositoryId: number, scanId: number, at: Date, events: Array<Omit<RecordedTagEvent, 'id'>>): Promise<RecordedTagEvent[]> {
+  const saved: RecordedTagEvent[] = [];
   for (let i = 0; i < events.length; i += CHUNK) {
     const c = events.slice(i, i + CHUNK);
-    await db.execute(sql`
+    const res = (await db.execute(sql`
       INSERT INTO tag_events (repository_id, tag, kind, digest, previous_digest, protected, protection_reason, observed_at, scan_id)
       SELECT ${repositoryId}, u.tag, u.kind, u.digest, u.previous_digest, u.protected, u.reason, ${at.toISOString()}::timestamptz, ${scanId}
       FROM unnest(
@@ -227,6 +272,11 @@ async function insertTagEvents(db: Database, repositoryId: number, scanId: numbe
         ${sql.param(c.map((e) => e.previousDigest))}::text[],
         ${sql.param(c.map((e) => e.protected))}::boolean[],
         ${sql.param(c.map((e) => e.protectionReason))}::text[]
-      ) AS u(tag, kind, digest, previous_digest, protected, reason)`);
+      ) AS u(tag, kind, digest, previous_digest, protected, reason)
+      RETURNING id, tag`)) as unknown as { rows: Array<{ id: string | number; tag: string }> };
+    // Each tag appears once per batch of events, so ids map back by tag.
+    const ids = new Map(res.rows.map((r) => [r.tag, Number(r.id)]));
+    for (const e of c) saved.push({ ...e, id: ids.get(e.tag)! });
   }
+  return saved;
 }

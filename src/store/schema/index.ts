@@ -79,7 +79,12 @@ export const repositorySnapshots = pgTable(
     tagsHash: text('tags_hash').notNull(),
     protection: jsonb('protection').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.repositoryId, t.scanId] }), index('repository_snapshots_observed_idx').on(t.repositoryId, t.observedAt)],
+  (t) => [
+    primaryKey({ columns: [t.repositoryId, t.scanId] }),
+    index('repository_snapshots_observed_idx').on(t.repositoryId, t.observedAt),
+    // `prune` deletes scans: the foreign-key check looks snapshots up by scan.
+    index('repository_snapshots_scan_idx').on(t.scanId),
+  ],
 );
 
 export const tags = pgTable(
@@ -118,4 +123,110 @@ export const tagEvents = pgTable(
     scanId: bigint('scan_id', { mode: 'number' }).notNull().references(() => scans.id),
   },
   (t) => [index('tag_events_repo_tag_idx').on(t.repositoryId, t.tag, t.observedAt), index('tag_events_scan_idx').on(t.scanId)],
+);
+
+/**
+ * Findings with a lifecycle: open → acknowledged / resolved / waived. One row per fingerprint: a
+ * condition that returns re-opens its row; every tag change has a fingerprint of its own.
+ */
+export const findings = pgTable(
+  'findings',
+  {
+    id: serial('id').primaryKey(),
+    fingerprint: text('fingerprint').notNull(),
+    type: text('type').notNull(),
+    lifecycle: text('lifecycle').notNull(), // event | condition
+    severity: text('severity').notNull(),
+    status: text('status').notNull(), // open | acknowledged | resolved | waived
+    targetId: text('target_id').notNull().references(() => targets.id),
+    repository: text('repository'),
+    tag: text('tag'),
+    digest: text('digest'),
+    previousDigest: text('previous_digest'),
+    protection: jsonb('protection'),
+    summary: text('summary').notNull(),
+    remediation: text('remediation').notNull(),
+    details: jsonb('details'),
+    firstSeenAt: ts('first_seen_at').notNull(),
+    lastSeenAt: ts('last_seen_at').notNull(),
+    openedScanId: bigint('opened_scan_id', { mode: 'number' }).references(() => scans.id),
+    lastScanId: bigint('last_scan_id', { mode: 'number' }).references(() => scans.id),
+    /** Who changed the status last, when and why (`tagledger` for automatic changes). */
+    statusChangedAt: ts('status_changed_at').notNull(),
+    statusBy: text('status_by').notNull(),
+    statusReason: text('status_reason'),
+    waivedUntil: ts('waived_until'),
+  },
+  (t) => [
+    uniqueIndex('findings_fingerprint_idx').on(t.fingerprint),
+    index('findings_status_idx').on(t.status, t.severity),
+    index('findings_target_repo_idx').on(t.targetId, t.repository),
+  ],
+);
+
+/**
+ * The alert outbox: written in the same transaction as the findings that cause them, delivered by
+ * the dispatcher at least once. `next_attempt_at` NULL holds a batched alert until its scan ends.
+ */
+export const alerts = pgTable(
+  'alerts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** The payload id and X-Tagledger-Delivery header: the same on every retry. */
+    deliveryId: text('delivery_id').notNull(),
+    notifierId: text('notifier_id').notNull(),
+    findingId: integer('finding_id').references(() => findings.id),
+    scanId: bigint('scan_id', { mode: 'number' }).references(() => scans.id),
+    /** Alerts with the same key go out as one batch message. */
+    batchKey: text('batch_key'),
+    payload: jsonb('payload').notNull(),
+    status: text('status').notNull(), // created | retrying | delivered | failed
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at'),
+    createdAt: ts('created_at').notNull(),
+    /** Start of the current delivery round (created_at, or when `alerts retry` re-queued it): maxAge counts from here. */
+    queuedAt: ts('queued_at').notNull(),
+    lastAttemptAt: ts('last_attempt_at'),
+    deliveredAt: ts('delivered_at'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+  },
+  (t) => [index('alerts_due_idx').on(t.status, t.nextAttemptAt), index('alerts_batch_idx').on(t.batchKey)],
+);
+
+/** Every delivery attempt, successful or not. */
+export const deliveryAttempts = pgTable(
+  'delivery_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    alertId: bigint('alert_id', { mode: 'number' }).notNull().references(() => alerts.id),
+    attempt: integer('attempt').notNull(),
+    startedAt: ts('started_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    statusCode: integer('status_code'),
+    result: text('result').notNull(), // delivered | retry | failed
+    error: text('error'),
+    nextAttemptAt: ts('next_attempt_at'),
+  },
+  (t) => [index('delivery_attempts_alert_idx').on(t.alertId)],
+);
+
+/**
+ * One row per scheduled run that some replica claimed: `INSERT ... ON CONFLICT DO NOTHING` on the
+ * primary key gives exactly one run per target and slot across replicas sharing the database.
+ * `target_id` is a target id, or `:retention` for the daily prune (no FK: a job is not a target).
+ */
+export const scheduleSlots = pgTable(
+  'schedule_slots',
+  {
+    targetId: text('target_id').notNull(),
+    /** The cron match time the run belongs to (the same instant on every replica). */
+    slot: ts('slot').notNull(),
+    /** `host:pid` of the replica that won the slot. */
+    claimedBy: text('claimed_by').notNull(),
+    claimedAt: ts('claimed_at').notNull(),
+    /** The scan the slot started (null when the run was skipped, or for jobs). */
+    scanId: bigint('scan_id', { mode: 'number' }),
+  },
+  (t) => [primaryKey({ columns: [t.targetId, t.slot] })],
 );

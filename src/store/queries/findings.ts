@@ -1,0 +1,148 @@
+/**
+ * Stores finding candidates with their lifecycle. Returns the findings that became open (new or
+ * re-opened) — the ones that alert.
+ */
+import { and, asc, desc, eq, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
+import type { Database } from '../db.js';
+import { findings } from '../schema/index.js';
+import type { FindingCandidate } from '../../audit/findings.js';
+import { severities, type Severity } from '../../notifiers/types.js';
+
+export type FindingRow = typeof findings.$inferSelect;
+export type FindingStatus = 'open' | 'acknowledged' | 'resolved' | 'waived';
+
+export interface StoreFindingsInput {
+  targetId: string;
+  scanId: number | null;
+  now: Date;
+  candidates: FindingCandidate[];
+  /**
+   * Scope of the condition findings evaluated: open condition findings in this scope whose
+   * fingerprint is not among the candidates are resolved (the condition is gone).
+   */
+  conditionScope?: { repository: string | null; types?: string[] };
+}
+
+export async function storeFindings(db: Database, p: StoreFindingsInput): Promise<FindingRow[]> {
+  const opened: FindingRow[] = [];
+  const fingerprints = p.candidates.map((c) => c.fingerprint);
+  const existing = fingerprints.length ? await db.select().from(findings).where(inArray(findings.fingerprint, fingerprints)) : [];
+  const byFingerprint = new Map(existing.map((f) => [f.fingerprint, f]));
+
+  for (const c of p.candidates) {
+    const prev = byFingerprint.get(c.fingerprint);
+    const status: FindingStatus = c.waiver ? 'waived' : 'open';
+    const common = {
+      severity: c.severity,
+      repository: c.repository,
+      tag: c.tag,
+      digest: c.digest,
+      previousDigest: c.previousDigest,
+      protection: c.protection,
+      summary: c.summary,
+      remediation: c.remediation,
+      details: c.details,
+      lastSeenAt: p.now,
+      lastScanId: p.scanId,
+      waivedUntil: c.waiver?.expires ?? null,
+    };
+    if (!prev) {
+      const [row] = await db
+        .insert(findings)
+        .values({
+          ...common,
+          fingerprint: c.fingerprint,
+          type: c.type,
+          lifecycle: c.lifecycle,
+          status,
+          targetId: p.targetId,
+          firstSeenAt: p.now,
+          openedScanId: p.scanId,
+          statusChangedAt: p.now,
+          statusBy: 'tagledger',
+          statusReason: c.waiver ? `waived: ${c.waiver.reason}` : null,
+        })
+        .returning();
+      if (status === 'open') opened.push(row);
+      continue;
+    }
+    // Existing row. Event findings never change after they open; conditions track their state.
+    if (c.lifecycle === 'event') continue;
+    let next: FindingStatus = prev.status as FindingStatus;
+    let reason = prev.statusReason;
+    if (c.waiver) {
+      if (prev.status !== 'waived') reason = `waived: ${c.waiver.reason}`;
+      next = 'waived';
+    } else if (prev.status === 'resolved' || prev.status === 'waived') {
+      next = 'open';
+      reason = prev.status === 'waived' ? 'waiver no longer applies' : 'condition is back';
+    }
+    const changed = next !== prev.status;
+    const [row] = await db
+      .update(findings)
+      .set({ ...common, status: next, ...(changed ? { statusChangedAt: p.now, statusBy: 'tagledger', statusReason: reason } : {}) })
+      .where(eq(findings.id, prev.id))
+      .returning();
+    if (changed && next === 'open') opened.push(row);
+  }
+
+  if (p.conditionScope) {
+    const scope: SQL[] = [
+      eq(findings.targetId, p.targetId),
+      eq(findings.lifecycle, 'condition'),
+      inArray(findings.status, ['open', 'acknowledged', 'waived']),
+      p.conditionScope.repository === null ? sql`${findings.repository} IS NULL` : eq(findings.repository, p.conditionScope.repository),
+    ];
+    if (p.conditionScope.types) scope.push(inArray(findings.type, p.conditionScope.types));
+    if (fingerprints.length) scope.push(notInArray(findings.fingerprint, fingerprints));
+    await db
+      .update(findings)
+      .set({ status: 'resolved', statusChangedAt: p.now, statusBy: 'tagledger', statusReason: 'condition cleared', lastScanId: p.scanId })
+      .where(and(...scope));
+  }
+  return opened;
+}
+
+export interface FindingFilter {
+  status?: FindingStatus[];
+  /** At least this severity. */
+  minSeverity?: Severity;
+  targetId?: string;
+  type?: string;
+  limit?: number;
+}
+
+export async function listFindings(db: Database, f: FindingFilter = {}): Promise<FindingRow[]> {
+  const where: SQL[] = [];
+  if (f.status?.length) where.push(inArray(findings.status, f.status));
+  if (f.minSeverity) where.push(inArray(findings.severity, severities.slice(severities.indexOf(f.minSeverity)) as string[]));
+  if (f.targetId) where.push(eq(findings.targetId, f.targetId));
+  if (f.type) where.push(eq(findings.type, f.type));
+  return db
+    .select()
+    .from(findings)
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(desc(sql`array_position(ARRAY['info','low','medium','high','critical'], ${findings.severity})`), asc(findings.id))
+    .limit(f.limit ?? 1000);
+}
+
+/** Acknowledge or resolve by hand; who and why are recorded. Returns null when no such finding. */
+export async function setFindingStatus(
+  db: Database,
+  p: { id: number; status: 'acknowledged' | 'resolved'; by: string; reason: string; now: Date },
+): Promise<FindingRow | null> {
+  const [row] = await db
+    .update(findings)
+    .set({ status: p.status, statusBy: p.by, statusReason: p.reason, statusChangedAt: p.now })
+    .where(eq(findings.id, p.id))
+    .returning();
+  return row ?? null;
+}
+
+/** Open, unacknowledged findings at or above a severity (for `--fail-on`). */
+export async function countOpenAtLeast(db: Database, min: Severity, targetIds?: string[]): Promise<number> {
+  const where: SQL[] = [eq(findings.status, 'open'), inArray(findings.severity, severities.slice(severities.indexOf(min)) as string[])];
+  if (targetIds?.length) where.push(inArray(findings.targetId, targetIds));
+  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(findings).where(and(...where));
+  return Number(row.n);
+}

@@ -1,0 +1,161 @@
+/**
+ * Deletes rows older than a cutoff, in batches: each statement deletes at most `batchSize` rows and
+ * commits on its own, so `prune` never holds long locks and is safe while `serve` scans (scans
+ * still running are never touched; rows a running scan writes are newer than any sensible cutoff).
+ *
+ * Always kept, whatever their age: each repository's latest snapshot ("last seen"), each target's
+ * latest scan and latest successful scan (the next scan must not think it is the first), scans that
+ * anything still references, and alerts not yet delivered or failed. Tag events and findings are
+ * deleted only with `events`, and then never open findings, nor each tag's latest event (the
+ * current digest keeps its origin).
+ */
+import { sql, type SQL } from 'drizzle-orm';
+import type { Database } from '../db.js';
+
+export interface PruneOptions {
+  cutoff: Date;
+  /** Also delete tag events, repository events and closed findings (with their alerts). */
+  events?: boolean;
+  batchSize?: number;
+  signal?: AbortSignal;
+  /** After each batch (progress for logs). */
+  onBatch?: (what: keyof PruneStats, deleted: number) => void;
+}
+
+export interface PruneStats {
+  snapshots: number;
+  deliveryAttempts: number;
+  alerts: number;
+  scans: number;
+  slots: number;
+  tagEvents: number;
+  repositoryEvents: number;
+  findings: number;
+}
+
+export const DEFAULT_PRUNE_BATCH = 5_000;
+
+export async function pruneOlderThan(db: Database, opts: PruneOptions): Promise<PruneStats> {
+  const stats: PruneStats = { snapshots: 0, deliveryAttempts: 0, alerts: 0, scans: 0, slots: 0, tagEvents: 0, repositoryEvents: 0, findings: 0 };
+  const cutoff = opts.cutoff.toISOString();
+  const batch = opts.batchSize ?? DEFAULT_PRUNE_BATCH;
+  const step = async (what: keyof PruneStats, statement: (limit: number) => SQL | ((db: Database) => Promise<number>)) => {
+    for (;;) {
+      if (opts.signal?.aborted) return;
+      const s = statement(batch);
+      const n = typeof s === 'function' ? await db.transaction((tx) => s(tx as unknown as Database)) : await count(db, s);
+      stats[what] += n;
+      if (n) opts.onBatch?.(what, n);
+      if (n < batch) return;
+    }
+  };
+
+  await step('snapshots', (limit) => sql`
+    WITH victims AS (
+      SELECT s.repository_id, s.scan_id FROM repository_snapshots s
+      WHERE s.observed_at < ${cutoff}::timestamptz
+        AND EXISTS (SELECT 1 FROM repository_snapshots n
+                    WHERE n.repository_id = s.repository_id AND (n.observed_at, n.scan_id) > (s.observed_at, s.scan_id))
+      LIMIT ${limit}
+    ), d AS (
+      DELETE FROM repository_snapshots r USING victims v
+      WHERE r.repository_id = v.repository_id AND r.scan_id = v.scan_id
+      RETURNING 1
+    ) SELECT count(*)::int AS n FROM d`);
+
+  await step('deliveryAttempts', (limit) => sql`
+    WITH d AS (
+      DELETE FROM delivery_attempts WHERE id IN (
+        SELECT id FROM delivery_attempts WHERE started_at < ${cutoff}::timestamptz LIMIT ${limit})
+      RETURNING 1
+    ) SELECT count(*)::int AS n FROM d`);
+
+  // Finished alerts (delivered, or failed for good) whose attempts are gone too.
+  await step('alerts', (limit) => sql`
+    WITH d AS (
+      DELETE FROM alerts WHERE id IN (
+        SELECT a.id FROM alerts a
+        WHERE a.status IN ('delivered', 'failed')
+          AND coalesce(a.delivered_at, a.last_attempt_at, a.created_at) < ${cutoff}::timestamptz
+          AND a.queued_at < ${cutoff}::timestamptz
+          AND NOT EXISTS (SELECT 1 FROM delivery_attempts x WHERE x.alert_id = a.id)
+        LIMIT ${limit})
+      RETURNING 1
+    ) SELECT count(*)::int AS n FROM d`);
+
+  if (opts.events) {
+    await step('tagEvents', (limit) => sql`
+      WITH d AS (
+        DELETE FROM tag_events WHERE id IN (
+          SELECT e.id FROM tag_events e
+          WHERE e.observed_at < ${cutoff}::timestamptz
+            AND EXISTS (SELECT 1 FROM tag_events n WHERE n.repository_id = e.repository_id AND n.tag = e.tag AND n.id > e.id)
+          LIMIT ${limit})
+        RETURNING 1
+      ) SELECT count(*)::int AS n FROM d`);
+    await step('repositoryEvents', (limit) => sql`
+      WITH d AS (
+        DELETE FROM repository_events WHERE id IN (
+          SELECT e.id FROM repository_events e
+          WHERE e.observed_at < ${cutoff}::timestamptz
+            AND EXISTS (SELECT 1 FROM repository_events n WHERE n.repository_id = e.repository_id AND n.id > e.id)
+          LIMIT ${limit})
+        RETURNING 1
+      ) SELECT count(*)::int AS n FROM d`);
+    // Closed findings, with the alerts (and their attempts) that reference them: one transaction per batch.
+    await step('findings', (limit) => async (tx: Database) => {
+      const ids = rows<{ id: number }>(
+        await tx.execute(sql`
+          SELECT id FROM findings
+          WHERE status <> 'open' AND last_seen_at < ${cutoff}::timestamptz AND status_changed_at < ${cutoff}::timestamptz
+          ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`),
+      ).map((r) => Number(r.id));
+      if (!ids.length) return 0;
+      const list = sql.join(
+        ids.map((id) => sql`${id}`),
+        sql`, `,
+      );
+      await tx.execute(sql`DELETE FROM delivery_attempts WHERE alert_id IN (SELECT id FROM alerts WHERE finding_id IN (${list}))`);
+      const gone = await count(tx, sql`WITH d AS (DELETE FROM alerts WHERE finding_id IN (${list}) RETURNING 1) SELECT count(*)::int AS n FROM d`);
+      stats.alerts += gone;
+      return count(tx, sql`WITH d AS (DELETE FROM findings WHERE id IN (${list}) RETURNING 1) SELECT count(*)::int AS n FROM d`);
+    });
+  }
+
+  await step('scans', (limit) => sql`
+    WITH keep AS (
+      (SELECT DISTINCT ON (target_id) id FROM scans ORDER BY target_id, id DESC)
+      UNION
+      (SELECT DISTINCT ON (target_id) id FROM scans WHERE status IN ('succeeded', 'partial') ORDER BY target_id, id DESC)
+    ), victims AS (
+      SELECT s.id FROM scans s
+      WHERE s.status <> 'running' AND s.started_at < ${cutoff}::timestamptz
+        AND s.id NOT IN (SELECT id FROM keep)
+        AND NOT EXISTS (SELECT 1 FROM repository_snapshots x WHERE x.scan_id = s.id)
+        AND NOT EXISTS (SELECT 1 FROM repository_events x WHERE x.scan_id = s.id)
+        AND NOT EXISTS (SELECT 1 FROM tag_events x WHERE x.scan_id = s.id)
+        AND NOT EXISTS (SELECT 1 FROM findings x WHERE x.opened_scan_id = s.id OR x.last_scan_id = s.id)
+        AND NOT EXISTS (SELECT 1 FROM alerts x WHERE x.scan_id = s.id)
+      LIMIT ${limit}
+    ), d AS (
+      DELETE FROM scans WHERE id IN (SELECT id FROM victims) RETURNING 1
+    ) SELECT count(*)::int AS n FROM d`);
+
+  await step('slots', (limit) => sql`
+    WITH victims AS (
+      SELECT target_id, slot FROM schedule_slots WHERE slot < ${cutoff}::timestamptz LIMIT ${limit}
+    ), d AS (
+      DELETE FROM schedule_slots s USING victims v WHERE s.target_id = v.target_id AND s.slot = v.slot RETURNING 1
+    ) SELECT count(*)::int AS n FROM d`);
+
+  return stats;
+}
+
+async function count(db: Database, statement: SQL): Promise<number> {
+  const [row] = rows<{ n: number }>(await db.execute(statement));
+  return Number(row?.n ?? 0);
+}
+
+function rows<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}
