@@ -6,7 +6,7 @@
  * "tag v1.4.2 of payments/api is NOT protected: repository is MUTABLE_WITH_EXCLUSION and ...".
  */
 import { ecrFilterMatches } from './ecr-filters.js';
-import { harborRuleProtects, type HarborImmutableRule } from './harbor-rules.js';
+import { evaluateHarborRules, type HarborImmutableRule } from './harbor-rules.js';
 
 export type EcrTagMutability = 'MUTABLE' | 'IMMUTABLE' | 'IMMUTABLE_WITH_EXCLUSION' | 'MUTABLE_WITH_EXCLUSION';
 
@@ -64,9 +64,12 @@ function ecrVerdict(mode: EcrTagMutability, filters: string[], tag: string): Pro
 
 function harborVerdict(settings: Extract<ProtectionSettings, { kind: 'harbor' }>, tag: string): ProtectionVerdict {
   const enabled = settings.rules.filter((r) => !r.disabled);
-  const rule = enabled.find((r) => harborRuleProtects(r, settings.repositoryInProject, tag));
-  if (rule) return { protected: true, reason: `protected: Harbor immutable rule ${describeHarborRule(rule)} of project "${settings.project}"` };
   if (enabled.length === 0) return { protected: false, reason: `not protected: project "${settings.project}" has no enabled immutable-tag rule` };
+  // Harbor's own order: the first enabled rule that selects the tag wins, and a broken rule reached
+  // before it leaves the tag mutable.
+  const verdict = evaluateHarborRules(settings.rules, settings.repositoryInProject, tag);
+  if (verdict.immutable && verdict.rule) return { protected: true, reason: `protected: Harbor immutable rule ${describeHarborRule(verdict.rule)} of project "${settings.project}"` };
+  if (verdict.error) return { protected: false, reason: `not protected: Harbor stops at broken immutable rule #${verdict.error.rule.id} of project "${settings.project}" (${verdict.error.message})` };
   return { protected: false, reason: `not protected: no enabled immutable-tag rule of project "${settings.project}" matches` };
 }
 

@@ -19,6 +19,7 @@ import { openDatabase } from '../../src/store/db.js';
 import type { TargetConfig } from '../../src/config/schema.js';
 import type { RepositoryResult } from '../../src/collectors/types.js';
 import type { AlertMessage } from '../../src/notifiers/types.js';
+import type { ProtectionSettings } from '../../src/audit/protection.js';
 
 const logger = pino({ level: 'silent' });
 const target = { id: 'prod', kind: 'oci', url: 'http://127.0.0.1:1', insecureSkipTlsVerify: false } as TargetConfig;
@@ -152,8 +153,8 @@ describe('alerts through the outbox', () => {
 
   it('opens condition findings once, resolves them when the condition is gone, and alerts only on opening', async () => {
     const n = webhook(receiver.url);
-    const mutable = { kind: 'ecr', mode: 'MUTABLE', filters: [] } as const;
-    const immutable = { kind: 'ecr', mode: 'IMMUTABLE', filters: [] } as const;
+    const mutable: ProtectionSettings = { kind: 'ecr', mode: 'MUTABLE', filters: [] };
+    const immutable: ProtectionSettings = { kind: 'ecr', mode: 'IMMUTABLE', filters: [] };
     await scanWith([observed('a', { '1.0.0': 1 }, mutable), complete], n);
     await scanWith([observed('a', { '1.0.0': 1 }, mutable), complete], n);
     const open = await listFindings(t.db, { status: ['open'] });
