@@ -34,6 +34,9 @@ export function protectionFor(settings: ProtectionSettings, tag: string): Protec
     case 'unknown':
       return { protected: false, reason: 'not protected: registry reports no tag immutability setting (treated as mutable)' };
     case 'gar':
+      if (settings.mode === 'VIRTUAL_REPOSITORY') {
+        return { protected: false, reason: 'not protected: virtual repository (a tag resolves to the highest-priority upstream that has it, so a push upstream can change it)' };
+      }
       return settings.immutableTags
         ? { protected: true, reason: 'protected: repository has immutable tags enabled' }
         : { protected: false, reason: 'not protected: repository has immutable tags disabled' };
