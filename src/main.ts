@@ -195,7 +195,36 @@ export function buildProgram(): Command {
     .option('--data <dir>', 'database directory for the demo (wiped first)', './data/demo')
     .action(async (opts: { data: string }, cmd: Command) => {
       const { runDemo } = await import('./cli/demo.js');
-      process.exitCode = await runDemo({ dataDir: opts.data, logger: loggerFor(cmd, true), out: process.stdout });
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      // The demo tells its own story on stdout; log lines only for warnings unless asked.
+      const logger = createLogger({ level: g.logLevel ?? process.env.LOG_LEVEL ?? 'warn', format: g.logFormat });
+      process.exitCode = await runDemo({ dataDir: opts.data, logger, out: process.stdout });
+    });
+
+  program
+    .command('serve')
+    .description('run continuously: scheduled scans, alert delivery, retention and the HTTP API (logs JSON unless --log-format plain)')
+    .option('--listen <host:port>', 'override api.listen (default 127.0.0.1:8080)')
+    .option('--shutdown-timeout <duration>', 'on SIGTERM, exit anyway after this long', '25s')
+    .option('--alert-poll <duration>', 'how often to look for due alerts', '5s')
+    .action(async (opts: { listen?: string; shutdownTimeout: string; alertPoll: string }, cmd: Command) => {
+      const { serve } = await import('./cli/serve.js');
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const format = cmd.getOptionValueSourceWithGlobals('logFormat') === 'cli' ? g.logFormat : 'json';
+      const logger = createLogger({ level: g.logLevel ?? process.env.LOG_LEVEL ?? 'info', format });
+      process.exitCode = await serve({ config: g.config, logger, ...opts });
+    });
+
+  program
+    .command('prune')
+    .description('delete old snapshots, unreferenced scans and delivery attempts (tag events and findings only with --events)')
+    .requiredOption('--older-than <duration>', 'e.g. 90d')
+    .option('--events', 'also delete tag events, repository events and closed findings older than that')
+    .option('--json', 'print JSON')
+    .action(async (opts: { olderThan: string; events?: boolean; json?: boolean }, cmd: Command) => {
+      const { pruneCommand, parseOlderThan } = await import('./cli/prune.js');
+      parseOlderThan(opts.olderThan);
+      await withDatabase(cmd, 'tagledger prune', async (db) => output(await pruneCommand(db, opts, loggerFor(cmd, true), interruptSignal())));
     });
 
   return program;
@@ -229,5 +258,8 @@ function reportError(err: unknown): number {
   return ExitCode.internal;
 }
 
+// The AWS SDK warns on every start under Node 20 that future releases will need Node 22; the
+// README says so once instead of every command's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const code = await main(process.argv);
 process.exitCode = code;
