@@ -91,4 +91,10 @@ describe('maskSecrets', () => {
       notifiers: [{ secret: '***' }],
     });
   });
+
+  it('masks Slack webhook URLs and credential headers', () => {
+    expect(
+      maskSecrets({ notifiers: [{ kind: 'slack', url: 'https://hooks.slack.com/services/T0/B0/XYZ' }, { kind: 'webhook', url: 'https://h/x', headers: { Authorization: 'Bearer abc', 'X-Team': 'platform' } }] }),
+    ).toEqual({ notifiers: [{ kind: 'slack', url: 'https://hooks.slack.com/***' }, { kind: 'webhook', url: 'https://h/x', headers: { Authorization: '***', 'X-Team': 'platform' } }] });
+  });
 });

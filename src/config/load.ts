@@ -108,12 +108,33 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 
 const SECRET_KEY = /(password|secret|token|externalid|apikey|privatekey)$/i;
 
+const SECRET_HEADER = /(authorization|token|secret|key|cookie|signature|password)/i;
+
 /** The config with secret values replaced by `***`, for printing. */
 export function maskSecrets(value: unknown, key = ''): unknown {
   if (typeof value === 'string' && SECRET_KEY.test(key)) return value ? '***' : value;
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const obj = value as Record<string, unknown>;
+    // A Slack incoming-webhook URL is itself the credential.
+    if (obj.kind === 'slack' && typeof obj.url === 'string') {
+      return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, k === 'url' ? maskUrlPath(v as string) : maskSecrets(v, k)]));
+    }
+    if (key === 'headers') {
+      return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, SECRET_HEADER.test(k) && typeof v === 'string' ? '***' : v]));
+    }
+  }
   // Connection strings carry passwords too: postgres://user:***@host/db
   if (typeof value === 'string') return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*):[^@/\s]+@/i, '$1:***@');
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, k)]));
   return value;
+}
+
+function maskUrlPath(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}/***`;
+  } catch {
+    return '***';
+  }
 }

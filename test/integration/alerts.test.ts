@@ -92,14 +92,16 @@ describe('alerts through the outbox', () => {
     await receiver.close();
     await scanWith([observed('payments/api', { '1.4.2': 1 }), complete], n);
     await scanWith([observed('payments/api', { '1.4.2': 2 }), complete], n);
-    await deliverDueAlerts(t.db, new Map([[n.id, createNotifier(n, { timeoutMs: 1000 })]]), fast, { logger });
+    // A backoff long enough that this run makes exactly one attempt per alert.
+    await deliverDueAlerts(t.db, new Map([[n.id, createNotifier(n, { timeoutMs: 1000 })]]), { ...fast, backoffInitialMs: 60_000, backoffMaxMs: 60_000 }, { logger });
     const waiting = await t.db.select().from(alerts);
     expect(waiting.length).toBeGreaterThan(0);
-    expect(waiting.every((a) => a.status === 'retrying' && a.lastStatus === null)).toBe(true);
+    expect(waiting.every((a) => a.status === 'retrying' && a.lastStatus === null && a.attempts === 1)).toBe(true);
 
     await receiver.reopen();
-    await new Promise((r) => setTimeout(r, 100));
-    await deliverUntilQuiet(n);
+    // The next run, once the retries are due.
+    const later = () => new Date(Date.now() + 120_000);
+    await deliverDueAlerts(t.db, new Map([[n.id, createNotifier(n, { timeoutMs: 1000 })]]), fast, { logger, now: later });
     const done = await t.db.select().from(alerts);
     expect(done.every((a) => a.status === 'delivered')).toBe(true);
     expect(movedPayloads(receiver)).toHaveLength(1);
