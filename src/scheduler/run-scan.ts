@@ -17,6 +17,7 @@ import { countEvents } from '../audit/diff.js';
 import { validateObservation } from './validate.js';
 import { alertingContext, evaluateRepository, evaluateTarget, hasEarlierScan, type AlertingContext } from '../alerts/evaluate.js';
 import { releaseHeldAlerts } from '../alerts/outbox.js';
+import { recordScanRoot } from '../store/queries/chain.js';
 import type { RemediationTarget } from '../audit/remediation.js';
 
 export type ScanStatus = 'succeeded' | 'partial' | 'failed' | 'aborted';
@@ -104,6 +105,7 @@ export async function runScan(db: Database, target: TargetConfig, opts: RunScanO
       await finishScan(t, scanId, { status, finishedAt, repositories: state.repositories, tags: state.tags, events, errors: state.errors, warnings: state.warnings });
       const targetError = state.errors.find((e) => e.repository === null)?.message ?? (status === 'aborted' ? 'scan aborted' : null);
       state.alertsQueued += await evaluateTarget(t, alerting, { target: remediationTarget(target), scanId, now: finishedAt, lastError: targetError });
+      await recordScanRoot(t, { targetId: target.id, scanId, heads: state.heads });
       await releaseHeldAlerts(t, [scanId], finishedAt);
     });
     scanLog.info({ status, repositories: state.repositories, tags: state.tags, events, errors: state.errors.length, findingsOpened: state.findingsOpened, alertsQueued: state.alertsQueued }, 'scan finished');
@@ -135,6 +137,8 @@ interface ScanState {
   changes: RepositoryChanges[];
   findingsOpened: number;
   alertsQueued: number;
+  /** Repository name → its chain head after this scan, for every repository the scan recorded events in. */
+  heads: Map<string, string>;
 }
 
 interface StoreContext {
@@ -168,7 +172,7 @@ async function collectAndStore(
   log: Logger,
   now: () => Date,
 ): Promise<ScanState> {
-  const state: ScanState = { repositories: 0, tags: 0, errors: [], warnings: [], changes: [], findingsOpened: 0, alertsQueued: 0 };
+  const state: ScanState = { repositories: 0, tags: 0, errors: [], warnings: [], changes: [], findingsOpened: 0, alertsQueued: 0, heads: new Map() };
   const sc: StoreContext = { db, target, scanId, alerting: opts.alerting, baseline, log, now };
   const seen = new Set<string>();
   const filter = repositoryFilter(target.repositories);
@@ -239,6 +243,7 @@ async function collectAndStore(
         return record;
       });
       state.changes.push({ repository: repo.name, ...result });
+      if (result.chainHead) state.heads.set(repo.name, result.chainHead);
       log.info({ repository: repo.name, deletedTags: result.tagEvents.length }, 'repository gone from the catalog');
     }
   }
@@ -270,6 +275,7 @@ async function storeObservation(sc: StoreContext, obs: RepositoryObservation, st
     state.alertsQueued += queued;
     state.repositories += 1;
     state.tags += obs.tags.length;
+    if (result.chainHead) state.heads.set(obs.repository, result.chainHead);
     if (result.tagEvents.length || result.repositoryEvents.some((e) => e.kind !== 'discovered')) {
       state.changes.push({ repository: obs.repository, ...result });
     }

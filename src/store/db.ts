@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as schema from './schema/index.js';
 import { acquireDirectoryLock, type DirectoryLock } from './dir-lock.js';
+import { backfillChains } from './queries/chain.js';
 
 export { schema };
 
@@ -93,7 +94,10 @@ export async function openDatabase(target: DatabaseTarget, opts: OpenOptions = {
   }
   const db = drizzlePglite(client, { schema }) as unknown as Database;
   try {
-    if (opts.migrate !== false) await migratePglite(db as never, { migrationsFolder });
+    if (opts.migrate !== false) {
+      await migratePglite(db as never, { migrationsFolder });
+      await backfillChains(db);
+    }
   } catch (err) {
     await client.close();
     lock?.release();
@@ -119,6 +123,8 @@ async function migratePostgres(pool: pg.Pool): Promise<void> {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
       await migratePg(drizzlePg(client), { migrationsFolder });
+      // Under the same lock, so replicas starting together never chain the same rows twice.
+      await backfillChains(drizzlePg(client, { schema }) as unknown as Database);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     }

@@ -13,6 +13,19 @@ import type { RepositoryObservation } from '../../collectors/types.js';
 import { diffTags, repositoryGoneEvents, tagMapHash, type KnownTag, type TagEvent } from '../../audit/diff.js';
 import { protectionFor, type ProtectionSettings } from '../../audit/protection.js';
 import { stableJson } from './json.js';
+import { ChainCursor, GENESIS } from '../../audit/chain.js';
+
+/** The repository's hash chain, extended event by event inside the repository's transaction. */
+interface ChainContext {
+  cursor: ChainCursor;
+  target: string;
+  repository: string;
+}
+
+async function saveChainHead(db: Database, repositoryId: number, chain: ChainContext, previousSeq: number): Promise<void> {
+  if (chain.cursor.seq === previousSeq) return;
+  await db.update(repositories).set({ chainSeq: chain.cursor.seq, chainHead: chain.cursor.head }).where(eq(repositories.id, repositoryId));
+}
 
 export interface RecordedTagEvent extends TagEvent {
   /** Row id in tag_events. */
@@ -46,6 +59,8 @@ export interface RecordResult {
   protection: ProtectionSettings;
   /** Every present tag after this observation (empty for a repository gone). */
   tags: CurrentTagState[];
+  /** The repository's chain head after this change, or null when it recorded no event. */
+  chainHead: string | null;
 }
 
 interface KnownTagRow extends KnownTag {
@@ -64,7 +79,7 @@ export async function recordObservation(
   const repoEvents: Array<Omit<RecordedRepositoryEvent, 'id'>> = [];
 
   const [existing] = await db
-    .select({ id: repositories.id, protection: repositories.protection, goneAt: repositories.goneAt })
+    .select({ id: repositories.id, protection: repositories.protection, goneAt: repositories.goneAt, chainSeq: repositories.chainSeq, chainHead: repositories.chainHead })
     .from(repositories)
     .where(and(eq(repositories.targetId, p.targetId), eq(repositories.name, obs.repository)));
 
@@ -124,8 +139,11 @@ export async function recordObservation(
   }
 
   await upsertTags(db, repositoryId, observedAt, upserts);
-  const recorded = await insertTagEvents(db, repositoryId, scanId, observedAt, unsaved);
-  const savedRepoEvents = await insertRepositoryEvents(db, repositoryId, scanId, observedAt, repoEvents);
+  const chain: ChainContext = { cursor: new ChainCursor(existing?.chainSeq ?? 0, existing?.chainHead ?? GENESIS), target: p.targetId, repository: obs.repository };
+  const savedRepoEvents = await insertRepositoryEvents(db, repositoryId, scanId, observedAt, repoEvents, chain);
+  const recorded = await insertTagEvents(db, repositoryId, scanId, observedAt, unsaved, chain);
+  await saveChainHead(db, repositoryId, chain, existing?.chainSeq ?? 0);
+  const chainHead = chain.cursor.seq === (existing?.chainSeq ?? 0) ? null : chain.cursor.head;
   await db.insert(repositorySnapshots).values({
     repositoryId,
     scanId,
@@ -144,6 +162,7 @@ export async function recordObservation(
       const v = verdicts.get(t.tag)!;
       return { tag: t.tag, digest: t.digest, protected: v.protected, reason: v.reason, extra: t.extra ?? null };
     }),
+    chainHead,
   };
 }
 
@@ -153,12 +172,23 @@ async function insertRepositoryEvents(
   scanId: number,
   observedAt: Date,
   events: Array<Omit<RecordedRepositoryEvent, 'id'>>,
+  chain: ChainContext,
 ): Promise<RecordedRepositoryEvent[]> {
   const saved: RecordedRepositoryEvent[] = [];
   for (const e of events) {
+    const link = chain.cursor.append({
+      type: 'repository',
+      target: chain.target,
+      repository: chain.repository,
+      kind: e.kind,
+      before: e.before ?? null,
+      after: e.after ?? null,
+      observedAt: observedAt.toISOString(),
+      scanId,
+    });
     const [row] = await db
       .insert(repositoryEvents)
-      .values({ repositoryId, scanId, kind: e.kind, before: e.before, after: e.after, observedAt })
+      .values({ repositoryId, scanId, kind: e.kind, before: e.before, after: e.after, observedAt, chainSeq: link.seq, hash: link.hash })
       .returning({ id: repositoryEvents.id });
     saved.push({ id: row.id, ...e });
   }
@@ -179,16 +209,21 @@ export async function recordRepositoryGone(
     const k = known.get(e.tag)!;
     return { ...e, protected: k.protected, protectionReason: k.protectionReason };
   });
-  const [repo] = await db.select({ protection: repositories.protection }).from(repositories).where(eq(repositories.id, p.repositoryId));
+  const [repo] = await db
+    .select({ protection: repositories.protection, name: repositories.name, targetId: repositories.targetId, chainSeq: repositories.chainSeq, chainHead: repositories.chainHead })
+    .from(repositories)
+    .where(eq(repositories.id, p.repositoryId));
   await db
     .update(tags)
     .set({ present: false, changedAt: p.observedAt })
     .where(and(eq(tags.repositoryId, p.repositoryId), eq(tags.present, true)));
-  const recorded = await insertTagEvents(db, p.repositoryId, p.scanId, p.observedAt, unsaved);
+  const chain: ChainContext = { cursor: new ChainCursor(repo.chainSeq, repo.chainHead ?? GENESIS), target: repo.targetId, repository: repo.name };
+  const recorded = await insertTagEvents(db, p.repositoryId, p.scanId, p.observedAt, unsaved, chain);
   await db.update(repositories).set({ goneAt: p.observedAt }).where(eq(repositories.id, p.repositoryId));
-  const saved = await insertRepositoryEvents(db, p.repositoryId, p.scanId, p.observedAt, [{ kind: 'gone', before: null, after: null }]);
+  const saved = await insertRepositoryEvents(db, p.repositoryId, p.scanId, p.observedAt, [{ kind: 'gone', before: null, after: null }], chain);
+  await saveChainHead(db, p.repositoryId, chain, repo.chainSeq);
   const protection = repo.protection as ProtectionSettings;
-  return { repositoryId: p.repositoryId, tagEvents: recorded, repositoryEvents: saved, previousProtection: protection, protection, tags: [] };
+  return { repositoryId: p.repositoryId, tagEvents: recorded, repositoryEvents: saved, previousProtection: protection, protection, tags: [], chainHead: chain.cursor.head };
 }
 
 /** Repositories of a target that are not gone: candidates for "gone" after a complete listing. */
@@ -258,21 +293,47 @@ async function upsertTags(db: Database, repositoryId: number, at: Date, rows: Up
   }
 }
 
-async function insertTagEvents(db: Database, repositoryId: number, scanId: number, at: Date, events: Array<Omit<RecordedTagEvent, 'id'>>): Promise<RecordedTagEvent[]> {
+async function insertTagEvents(
+  db: Database,
+  repositoryId: number,
+  scanId: number,
+  at: Date,
+  events: Array<Omit<RecordedTagEvent, 'id'>>,
+  chain: ChainContext,
+): Promise<RecordedTagEvent[]> {
   const saved: RecordedTagEvent[] = [];
+  const observedAt = at.toISOString();
   for (let i = 0; i < events.length; i += CHUNK) {
     const c = events.slice(i, i + CHUNK);
+    const links = c.map((e) =>
+      chain.cursor.append({
+        type: 'tag',
+        target: chain.target,
+        repository: chain.repository,
+        tag: e.tag,
+        kind: e.kind,
+        digest: e.digest,
+        previousDigest: e.previousDigest,
+        protected: e.protected,
+        protectionReason: e.protectionReason,
+        observedAt,
+        scanId,
+      }),
+    );
     const res = (await db.execute(sql`
-      INSERT INTO tag_events (repository_id, tag, kind, digest, previous_digest, protected, protection_reason, observed_at, scan_id)
-      SELECT ${repositoryId}, u.tag, u.kind, u.digest, u.previous_digest, u.protected, u.reason, ${at.toISOString()}::timestamptz, ${scanId}
+      INSERT INTO tag_events (repository_id, tag, kind, digest, previous_digest, protected, protection_reason, observed_at, scan_id, chain_seq, hash)
+      SELECT ${repositoryId}, u.tag, u.kind, u.digest, u.previous_digest, u.protected, u.reason, ${observedAt}::timestamptz, ${scanId}, u.seq, u.hash
       FROM unnest(
         ${sql.param(c.map((e) => e.tag))}::text[],
         ${sql.param(c.map((e) => e.kind))}::text[],
         ${sql.param(c.map((e) => e.digest))}::text[],
         ${sql.param(c.map((e) => e.previousDigest))}::text[],
         ${sql.param(c.map((e) => e.protected))}::boolean[],
-        ${sql.param(c.map((e) => e.protectionReason))}::text[]
-      ) AS u(tag, kind, digest, previous_digest, protected, reason)
+        ${sql.param(c.map((e) => e.protectionReason))}::text[],
+        ${sql.param(links.map((l) => l.seq))}::bigint[],
+        ${sql.param(links.map((l) => l.hash))}::text[]
+      ) AS u(tag, kind, digest, previous_digest, protected, reason, seq, hash)
+      ORDER BY u.seq
       RETURNING id, tag`)) as unknown as { rows: Array<{ id: string | number; tag: string }> };
     // Each tag appears once per batch of events, so ids map back by tag.
     const ids = new Map(res.rows.map((r) => [r.tag, Number(r.id)]));

@@ -1,6 +1,7 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db.js';
 import { scans } from '../schema/index.js';
+import { recordScanRoot, scanHeads } from './chain.js';
 
 export type ScanStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'aborted';
 
@@ -48,6 +49,8 @@ export async function abortStaleScans(db: Database, targetId: string, now: Date)
     })
     .where(and(eq(scans.targetId, targetId), eq(scans.status, 'running')))
     .returning({ id: scans.id });
+  // Their repositories' events were committed one transaction at a time: cover them with roots too.
+  for (const { id } of rows.sort((a, b) => a.id - b.id)) await recordScanRoot(db, { targetId, scanId: id, heads: await scanHeads(db, id) });
   return rows.length;
 }
 

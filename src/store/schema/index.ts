@@ -32,6 +32,12 @@ export const scans = pgTable(
     warnings: jsonb('warnings').$type<Array<{ repository: string | null; code: string; message: string }>>().notNull().default(sql`'[]'::jsonb`),
     /** Which process ran it: `host:pid`. */
     runner: text('runner'),
+    /**
+     * Tamper evidence: sha256 over the previous scan root of the target and the sorted
+     * (repository, chain head) pairs this scan touched. See src/audit/chain.ts.
+     */
+    rootHash: text('root_hash'),
+    previousRoot: text('previous_root'),
   },
   (t) => [index('scans_target_started_idx').on(t.targetId, t.startedAt)],
 );
@@ -50,6 +56,9 @@ export const repositories = pgTable(
     rawSettings: jsonb('raw_settings'),
     /** Set when a complete catalog listing no longer had it; cleared when it comes back. */
     goneAt: ts('gone_at'),
+    /** Head of the repository's hash chain over its tag and repository events (see src/audit/chain.ts). */
+    chainSeq: bigint('chain_seq', { mode: 'number' }).notNull().default(0),
+    chainHead: text('chain_head'),
   },
   (t) => [uniqueIndex('repositories_target_name_idx').on(t.targetId, t.name)],
 );
@@ -64,8 +73,16 @@ export const repositoryEvents = pgTable(
     before: jsonb('before'),
     after: jsonb('after'),
     observedAt: ts('observed_at').notNull(),
+    /** Position in the repository's hash chain, and the chain hash up to and including this event. */
+    chainSeq: bigint('chain_seq', { mode: 'number' }),
+    hash: text('hash'),
   },
-  (t) => [index('repository_events_repo_idx').on(t.repositoryId, t.observedAt)],
+  (t) => [
+    index('repository_events_repo_idx').on(t.repositoryId, t.observedAt),
+    uniqueIndex('repository_events_chain_idx').on(t.repositoryId, t.chainSeq),
+    // Finds rows still to be chained (from before chains existed) without scanning the table.
+    index('repository_events_unchained_idx').on(t.repositoryId).where(sql`hash IS NULL`),
+  ],
 );
 
 export const repositorySnapshots = pgTable(
@@ -121,8 +138,16 @@ export const tagEvents = pgTable(
     protectionReason: text('protection_reason').notNull(),
     observedAt: ts('observed_at').notNull(),
     scanId: bigint('scan_id', { mode: 'number' }).notNull().references(() => scans.id),
+    /** Position in the repository's hash chain, and the chain hash up to and including this event. */
+    chainSeq: bigint('chain_seq', { mode: 'number' }),
+    hash: text('hash'),
   },
-  (t) => [index('tag_events_repo_tag_idx').on(t.repositoryId, t.tag, t.observedAt), index('tag_events_scan_idx').on(t.scanId)],
+  (t) => [
+    index('tag_events_repo_tag_idx').on(t.repositoryId, t.tag, t.observedAt),
+    index('tag_events_scan_idx').on(t.scanId),
+    uniqueIndex('tag_events_chain_idx').on(t.repositoryId, t.chainSeq),
+    index('tag_events_unchained_idx').on(t.repositoryId).where(sql`hash IS NULL`),
+  ],
 );
 
 /**

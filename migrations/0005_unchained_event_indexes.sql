@@ -1,0 +1,2 @@
+CREATE INDEX "repository_events_unchained_idx" ON "repository_events" USING btree ("repository_id") WHERE hash IS NULL;--> statement-breakpoint
+CREATE INDEX "tag_events_unchained_idx" ON "tag_events" USING btree ("repository_id") WHERE hash IS NULL;
