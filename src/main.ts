@@ -170,6 +170,21 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('report')
+    .description('report protection, findings and tag changes as a table, JSON, CSV, SARIF or one HTML file')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'csv', 'sarif', 'html']).default('table'))
+    .option('-o, --output <file>', 'write the report to this file instead of stdout')
+    .option('-t, --target <id...>', 'only these target ids')
+    .option('--severity <severity>', 'only findings at or above this severity')
+    .option('--fail-on <severity>', 'exit 1 when an open, unacknowledged finding at or above this severity exists')
+    .action(async (opts: { format: string; output?: string; target?: string[]; severity?: string; failOn?: string }, cmd: Command) => {
+      const { reportCommand } = await import('./cli/report.js');
+      await withDatabase(cmd, 'tagledger report', async (db) => {
+        process.exitCode = await reportCommand(db, opts, { stdout: process.stdout, stderr: process.stderr });
+      });
+    });
+
+  program
     .command('migrate')
     .description('apply database migrations (also done automatically on start)')
     .action(async (_opts: unknown, cmd: Command) => {
@@ -177,6 +192,41 @@ export function buildProgram(): Command {
       const ctx = await openContext({ config: cmd.optsWithGlobals<GlobalOptions>().config, configOptional: true, logger: loggerFor(cmd), purpose: 'tagledger migrate' });
       await ctx.database.close();
       output(`migrations applied: ${ctx.database.description}`);
+    });
+
+  program
+    .command('verify')
+    .description('recompute every hash chain and scan root (exit 1 and the first broken link when tampered)')
+    .option('--target <id>', 'only this target')
+    .option('--bundle <file>', 'check an evidence bundle offline instead (no database needed)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { target?: string; bundle?: string; json?: boolean }, cmd: Command) => {
+      const { verifyCommand, verifyBundleFile } = await import('./cli/verify.js');
+      if (opts.bundle) {
+        const r = verifyBundleFile(opts.bundle, Boolean(opts.json));
+        output(r.text);
+        process.exitCode = r.code;
+        return;
+      }
+      await withDatabase(cmd, 'tagledger verify', async (db) => {
+        const r = await verifyCommand(db, opts);
+        output(r.text);
+        process.exitCode = r.code;
+      });
+    });
+
+  program
+    .command('evidence')
+    .description("write a self-contained, offline-checkable evidence bundle for a tag's history")
+    .argument('<ref>', 'TARGET/REPOSITORY:TAG')
+    .option('--at <iso8601>', 'prove the digest at this time (default: now)')
+    .requiredOption('-o, --output <file>', 'where to write the bundle (JSON)')
+    .action(async (ref: string, opts: { at?: string; output: string }, cmd: Command) => {
+      const { evidenceCommand } = await import('./cli/verify.js');
+      const { parseTagRef, parseInstant } = await import('./cli/history.js');
+      const tagRef = parseTagRef(ref);
+      const at = opts.at ? parseInstant(opts.at) : undefined;
+      await withDatabase(cmd, 'tagledger evidence', async (db) => output(await evidenceCommand(db, tagRef, { at, output: opts.output })));
     });
 
   const config = program.command('config').description('configuration tools');
@@ -187,6 +237,24 @@ export function buildProgram(): Command {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { configCheck } = await import('./cli/config-check.js');
       output(configCheck(cmd.optsWithGlobals<GlobalOptions>().config, Boolean(opts.json)));
+    });
+
+  program
+    .command('check')
+    .description('check image references in Kubernetes manifests, Compose files and Dockerfiles against the ledger; --pin rewrites them to digests')
+    .argument('<paths...>', 'files, folders (searched recursively) or - for stdin')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'))
+    .option('--fail-on <severity>', 'exit 1 when a reference has a verdict at or above this severity')
+    .option('--moved-within <duration>', 'a tag that moved this recently is high', '30d')
+    .option('--pin', 'rewrite tag references to tag@digest with the digests the ledger saw in the last successful scan')
+    .option('--dry-run', 'with --pin: print a unified diff instead of writing files')
+    .action(async (paths: string[], opts: import('./cli/check.js').CheckCliOptions, cmd: Command) => {
+      const { parseCheckOptions, readCheckInputs, checkCommand } = await import('./cli/check.js');
+      const parsed = parseCheckOptions(opts);
+      const inputs = await readCheckInputs(paths, process.stdin);
+      await withDatabase(cmd, 'tagledger check', async (db, config) => {
+        process.exitCode = await checkCommand(db, config, inputs, parsed, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+      });
     });
 
   program
@@ -217,9 +285,9 @@ export function buildProgram(): Command {
 
   program
     .command('prune')
-    .description('delete old snapshots, unreferenced scans and delivery attempts (tag events and findings only with --events)')
+    .description('delete old repository snapshots, delivery attempts and finished alerts (scans and events stay: they are the verified ledger)')
     .requiredOption('--older-than <duration>', 'e.g. 90d')
-    .option('--events', 'also delete tag events, repository events and closed findings older than that')
+    .option('--events', 'also delete findings resolved or waived before then (with their alerts)')
     .option('--json', 'print JSON')
     .action(async (opts: { olderThan: string; events?: boolean; json?: boolean }, cmd: Command) => {
       const { pruneCommand, parseOlderThan } = await import('./cli/prune.js');

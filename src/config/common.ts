@@ -46,4 +46,18 @@ export const baseTargetFields = {
   /** Cron expression for `serve` (node-cron syntax; default hourly). */
   schedule: cronExpressionSchema.optional(),
   jitter: durationSchema.optional(),
+  /**
+   * Other hosts that mean this registry in image references (mirrors, pull-through caches, vanity
+   * hosts): `host[:port]`, or `host[:port]/prefix` when the mirror serves it under a path. Used by `check`.
+   */
+  pullHosts: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^(?:\[[0-9A-Fa-f:]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::\d+)?(?:\/[a-z0-9._-]+)*\/?$/,
+          'must be host[:port] or host[:port]/path, without a scheme',
+        ),
+    )
+    .optional(),
 };

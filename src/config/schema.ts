@@ -98,7 +98,7 @@ export const retentionSchema = z
   .object({
     olderThan: durationSchema,
     schedule: cronExpressionSchema.default('0 3 * * *'),
-    /** Also delete tag events, repository events and closed findings older than `olderThan`. */
+    /** Also delete findings resolved or waived before `olderThan` (events are the verified ledger: never deleted). */
     events: z.boolean().default(false),
   })
   .strict();

@@ -87,6 +87,13 @@ export async function runScan(db: Database, target: TargetConfig, opts: RunScanO
     const scanId = await startScan(db, { targetId: target.id, startedAt, runner: `${hostname()}:${process.pid}` });
     const scanLog = log.child({ scanId });
     scanLog.info('scan started');
+    if (target.insecureSkipTlsVerify) {
+      // Said at every scan, not once per process: whoever reads the logs of any run should see it.
+      scanLog.warn(
+        { insecureSkipTlsVerify: true },
+        `TLS certificate verification is OFF for target "${target.id}" (insecureSkipTlsVerify: true): anyone between tagledger and the registry can answer in its name; set caFile instead`,
+      );
+    }
     opts.onStarted?.(scanId);
     const alerting = opts.alerting ?? alertingContext();
     const baseline = !(await hasEarlierScan(db, target.id, scanId));
@@ -231,8 +238,18 @@ async function collectAndStore(
 
   const targetFailed = state.errors.some((e) => e.repository === null);
   if (listingComplete && !targetFailed && !signal.aborted) {
-    for (const repo of await liveRepositories(db, target.id)) {
-      if (seen.has(repo.name) || !filter.matches(repo.name)) continue;
+    const live = (await liveRepositories(db, target.id)).filter((repo) => filter.matches(repo.name));
+    if (seen.size === 0 && live.length > 0) {
+      // A registry that suddenly lists nothing at all is far more often broken (storage not mounted,
+      // credentials that lost every permission, the wrong project) than emptied: calling every
+      // repository gone would report every tag deleted. The scan fails instead, until it lists again.
+      const message = `the registry listed no repositories at all, but ${live.length} were present at the last scan; none is recorded as gone (check its storage and the credentials' permissions)`;
+      state.errors.push({ repository: null, code: 'failed', message });
+      log.error({ present: live.length }, 'empty repository listing not trusted; nothing recorded as gone');
+      return state;
+    }
+    for (const repo of live) {
+      if (seen.has(repo.name)) continue;
       const observedAt = now();
       const result = await db.transaction(async (tx) => {
         const t = tx as unknown as Database;

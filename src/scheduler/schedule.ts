@@ -106,6 +106,11 @@ export class Scheduler {
     }
   }
 
+  /** Resolves when the ticks and scans in flight have ended (tests drive ticks through a fake driver). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
   /** Is this process scanning the target now? */
   isActive(targetId: string): boolean {
     return this.active.has(targetId);
@@ -117,7 +122,7 @@ export class Scheduler {
     const log = this.opts.logger.child({ target: targetId, slot: slot.toISOString() });
     if (!entry) return { ran: false, reason: 'error' };
     if (this.stopped) return { ran: false, reason: 'stopping' };
-    if (this.active.has(targetId)) return this.skipped(log, targetId, 'overlap', 'scheduled scan skipped: the previous scan of this target is still running here');
+    if (this.active.has(targetId)) return this.skip(log, targetId, 'overlap', 'scheduled scan skipped: the previous scan of this target is still running here');
     // Reserve before the first await, so a second tick arriving meanwhile sees the overlap.
     this.active.add(targetId);
     try {
@@ -126,9 +131,9 @@ export class Scheduler {
         won = await this.opts.coordinator.claim(targetId, slot);
       } catch (err) {
         log.error({ err: errorText(err) }, 'could not claim the schedule slot; tick skipped');
-        return this.skipped(log, targetId, 'coordinator_error', null);
+        return this.skip(log, targetId, 'coordinator_error', null);
       }
-      if (!won) return this.skipped(log, targetId, 'not_elected', 'scheduled scan skipped: another replica took this slot');
+      if (!won) return this.skip(log, targetId, 'not_elected', 'scheduled scan skipped: another replica took this slot');
       const delay = jitterDelay(entry.jitterMs, this.random);
       if (delay > 0) {
         log.debug({ delayMs: delay }, 'waiting out the jitter');
@@ -136,12 +141,13 @@ export class Scheduler {
       }
       if (this.abort.signal.aborted) return { ran: false, reason: 'stopping' };
       try {
-        const summary = await this.scan(entry, log, (scanId) => {
+        // runScan adds the target to its own log lines.
+        const summary = await this.scan(entry, this.opts.logger.child({ slot: slot.toISOString() }), (scanId) => {
           this.opts.coordinator.started?.(targetId, slot, scanId).catch((err: unknown) => log.warn({ err: errorText(err) }, 'could not record the slot\'s scan id'));
         });
         return { ran: true, summary };
       } catch (err) {
-        if (err instanceof TargetBusyError) return this.skipped(log, targetId, 'busy', 'scheduled scan skipped: the target is being scanned elsewhere (another replica or an API request)');
+        if (err instanceof TargetBusyError) return this.skip(log, targetId, 'busy', 'scheduled scan skipped: the target is being scanned elsewhere (another replica or an API request)');
         log.error({ err: errorText(err) }, 'scheduled scan could not run');
         return { ran: false, reason: 'error' };
       }
@@ -164,7 +170,7 @@ export class Scheduler {
     const log = this.opts.logger.child({ target: targetId, trigger: 'api' });
     return new Promise((resolve, reject) => {
       let started = false;
-      const finished = this.scan(entry, log, (scanId) => {
+      const finished = this.scan(entry, this.opts.logger.child({ trigger: 'api' }), (scanId) => {
         started = true;
         resolve({ scanId, finished: finished.catch(() => null) });
       })
@@ -204,7 +210,7 @@ export class Scheduler {
     return summary;
   }
 
-  private skipped(log: Logger, targetId: string, reason: SkipReason, message: string | null): TickOutcome {
+  private skip(log: Logger, targetId: string, reason: SkipReason, message: string | null): TickOutcome {
     if (message) log.info({ reason }, message);
     this.opts.hooks?.tickSkipped?.(targetId, reason);
     return { ran: false, reason };

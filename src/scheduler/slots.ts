@@ -26,9 +26,8 @@ export function databaseCoordinator(db: Database, opts: { runner?: string; clock
   const clock = opts.clock ?? systemClock;
   return {
     async claim(job, slot) {
-      const now = clock.now();
-      const won = await claimSlot(db, { targetId: job, slot, claimedBy: runner, now });
-      if (won) await forgetSlots(db, { targetId: job, before: new Date(now.getTime() - SLOT_HISTORY_MS) });
+      const won = await claimSlot(db, { targetId: job, slot, claimedBy: runner, now: clock.now() });
+      if (won) await forgetSlots(db, { targetId: job, before: new Date(slot.getTime() - SLOT_HISTORY_MS) });
       return won;
     },
     async started(job, slot, scanId) {

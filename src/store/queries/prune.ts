@@ -1,21 +1,23 @@
 /**
  * Deletes rows older than a cutoff, in batches: each statement deletes at most `batchSize` rows and
- * commits on its own, so `prune` never holds long locks and is safe while `serve` scans (scans
- * still running are never touched; rows a running scan writes are newer than any sensible cutoff).
+ * commits on its own, so `prune` never holds long locks and is safe while `serve` scans.
  *
- * Always kept, whatever their age: each repository's latest snapshot ("last seen"), each target's
- * latest scan and latest successful scan (the next scan must not think it is the first), scans that
- * anything still references, and alerts not yet delivered or failed. Tag events and findings are
- * deleted only with `events`, and then never open findings, nor each tag's latest event (the
- * current digest keeps its origin).
+ * What goes: repository snapshots (each repository's latest is kept: it is "last seen"), delivery
+ * attempts, alerts that are delivered or failed for good once their attempts are gone, schedule
+ * slots, and, with `closedFindings`, findings that are no longer open (with their alerts).
+ *
+ * What stays, whatever its age: scans, tag events and repository events. They are the hash-chained
+ * ledger (src/audit/chain.ts): every event links to its predecessor from the first one on, and every
+ * scan root to the previous scan's, so deleting any of them would make `tagledger verify` report
+ * the history as tampered with. Open and acknowledged findings stay too.
  */
 import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db.js';
 
 export interface PruneOptions {
   cutoff: Date;
-  /** Also delete tag events, repository events and closed findings (with their alerts). */
-  events?: boolean;
+  /** Also delete findings resolved or waived before the cutoff (with their alerts and attempts). */
+  closedFindings?: boolean;
   batchSize?: number;
   signal?: AbortSignal;
   /** After each batch (progress for logs). */
@@ -26,17 +28,14 @@ export interface PruneStats {
   snapshots: number;
   deliveryAttempts: number;
   alerts: number;
-  scans: number;
   slots: number;
-  tagEvents: number;
-  repositoryEvents: number;
   findings: number;
 }
 
 export const DEFAULT_PRUNE_BATCH = 5_000;
 
 export async function pruneOlderThan(db: Database, opts: PruneOptions): Promise<PruneStats> {
-  const stats: PruneStats = { snapshots: 0, deliveryAttempts: 0, alerts: 0, scans: 0, slots: 0, tagEvents: 0, repositoryEvents: 0, findings: 0 };
+  const stats: PruneStats = { snapshots: 0, deliveryAttempts: 0, alerts: 0, slots: 0, findings: 0 };
   const cutoff = opts.cutoff.toISOString();
   const batch = opts.batchSize ?? DEFAULT_PRUNE_BATCH;
   const step = async (what: keyof PruneStats, statement: (limit: number) => SQL | ((db: Database) => Promise<number>)) => {
@@ -83,31 +82,13 @@ export async function pruneOlderThan(db: Database, opts: PruneOptions): Promise<
       RETURNING 1
     ) SELECT count(*)::int AS n FROM d`);
 
-  if (opts.events) {
-    await step('tagEvents', (limit) => sql`
-      WITH d AS (
-        DELETE FROM tag_events WHERE id IN (
-          SELECT e.id FROM tag_events e
-          WHERE e.observed_at < ${cutoff}::timestamptz
-            AND EXISTS (SELECT 1 FROM tag_events n WHERE n.repository_id = e.repository_id AND n.tag = e.tag AND n.id > e.id)
-          LIMIT ${limit})
-        RETURNING 1
-      ) SELECT count(*)::int AS n FROM d`);
-    await step('repositoryEvents', (limit) => sql`
-      WITH d AS (
-        DELETE FROM repository_events WHERE id IN (
-          SELECT e.id FROM repository_events e
-          WHERE e.observed_at < ${cutoff}::timestamptz
-            AND EXISTS (SELECT 1 FROM repository_events n WHERE n.repository_id = e.repository_id AND n.id > e.id)
-          LIMIT ${limit})
-        RETURNING 1
-      ) SELECT count(*)::int AS n FROM d`);
+  if (opts.closedFindings) {
     // Closed findings, with the alerts (and their attempts) that reference them: one transaction per batch.
     await step('findings', (limit) => async (tx: Database) => {
       const ids = rows<{ id: number }>(
         await tx.execute(sql`
           SELECT id FROM findings
-          WHERE status <> 'open' AND last_seen_at < ${cutoff}::timestamptz AND status_changed_at < ${cutoff}::timestamptz
+          WHERE status IN ('resolved', 'waived') AND last_seen_at < ${cutoff}::timestamptz AND status_changed_at < ${cutoff}::timestamptz
           ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`),
       ).map((r) => Number(r.id));
       if (!ids.length) return 0;
@@ -121,25 +102,6 @@ export async function pruneOlderThan(db: Database, opts: PruneOptions): Promise<
       return count(tx, sql`WITH d AS (DELETE FROM findings WHERE id IN (${list}) RETURNING 1) SELECT count(*)::int AS n FROM d`);
     });
   }
-
-  await step('scans', (limit) => sql`
-    WITH keep AS (
-      (SELECT DISTINCT ON (target_id) id FROM scans ORDER BY target_id, id DESC)
-      UNION
-      (SELECT DISTINCT ON (target_id) id FROM scans WHERE status IN ('succeeded', 'partial') ORDER BY target_id, id DESC)
-    ), victims AS (
-      SELECT s.id FROM scans s
-      WHERE s.status <> 'running' AND s.started_at < ${cutoff}::timestamptz
-        AND s.id NOT IN (SELECT id FROM keep)
-        AND NOT EXISTS (SELECT 1 FROM repository_snapshots x WHERE x.scan_id = s.id)
-        AND NOT EXISTS (SELECT 1 FROM repository_events x WHERE x.scan_id = s.id)
-        AND NOT EXISTS (SELECT 1 FROM tag_events x WHERE x.scan_id = s.id)
-        AND NOT EXISTS (SELECT 1 FROM findings x WHERE x.opened_scan_id = s.id OR x.last_scan_id = s.id)
-        AND NOT EXISTS (SELECT 1 FROM alerts x WHERE x.scan_id = s.id)
-      LIMIT ${limit}
-    ), d AS (
-      DELETE FROM scans WHERE id IN (SELECT id FROM victims) RETURNING 1
-    ) SELECT count(*)::int AS n FROM d`);
 
   await step('slots', (limit) => sql`
     WITH victims AS (

@@ -59,6 +59,12 @@ export const repositories = pgTable(
     /** Head of the repository's hash chain over its tag and repository events (see src/audit/chain.ts). */
     chainSeq: bigint('chain_seq', { mode: 'number' }).notNull().default(0),
     chainHead: text('chain_head'),
+    /**
+     * sha256 over everything stored per present tag (digest, media type, pushed-at, protection
+     * verdict and reason, evidence) as of the last observation; an observation with the same hash
+     * cannot change a tag row, so its tags are neither read nor diffed. Null: unknown (read them).
+     */
+    stateHash: text('state_hash'),
   },
   (t) => [uniqueIndex('repositories_target_name_idx').on(t.targetId, t.name)],
 );
