@@ -1,7 +1,7 @@
 /** `tagledger findings list|ack|resolve`. */
 import { hostname, userInfo } from 'node:os';
 import type { Database } from '../store/db.js';
-import { listFindings, setFindingStatus, type FindingStatus } from '../store/queries/findings.js';
+import { findingJson, listFindings, setFindingStatus, type FindingStatus } from '../store/queries/findings.js';
 import { severities, type Severity } from '../notifiers/types.js';
 import { UsageError } from './exit.js';
 import { table } from './format.js';
@@ -38,25 +38,7 @@ export async function findingsList(db: Database, opts: { status?: string; severi
     type: opts.type,
   });
   if (opts.json) {
-    return JSON.stringify({
-      findings: rows.map((f) => ({
-        id: f.id,
-        type: f.type,
-        severity: f.severity,
-        status: f.status,
-        target: f.targetId,
-        repository: f.repository,
-        tag: f.tag,
-        digest: f.digest,
-        previousDigest: f.previousDigest,
-        summary: f.summary,
-        remediation: f.remediation,
-        firstSeenAt: f.firstSeenAt.toISOString(),
-        lastSeenAt: f.lastSeenAt.toISOString(),
-        statusBy: f.statusBy,
-        statusReason: f.statusReason,
-      })),
-    });
+    return JSON.stringify({ findings: rows.map(findingJson) });
   }
   if (!rows.length) return 'no findings match';
   return table(

@@ -1,7 +1,7 @@
 /** `GET /api/v1/findings?status=&severity=&type=&target=` and acknowledge / resolve. */
 import type { FastifyInstance } from 'fastify';
 import { findingsPage } from '../../store/queries/browse.js';
-import { setFindingStatus, type FindingRow } from '../../store/queries/findings.js';
+import { findingJson, setFindingStatus } from '../../store/queries/findings.js';
 import { severities, type Severity } from '../../notifiers/types.js';
 import { apiSecurity, errorSchema, findingSchema } from '../schemas.js';
 import { decodeCursor, encodeCursor, pageQuery, pageResponse } from '../pagination.js';
@@ -9,29 +9,10 @@ import type { ApiDependencies } from '../server.js';
 
 const STATUSES = ['open', 'acknowledged', 'resolved', 'waived'];
 
+
 /** Recorded as who changed a finding's status through the API. */
 export const API_ACTOR = 'api';
 
-export function findingJson(f: FindingRow) {
-  return {
-    id: f.id,
-    type: f.type,
-    severity: f.severity,
-    status: f.status,
-    target: f.targetId,
-    repository: f.repository,
-    tag: f.tag,
-    digest: f.digest,
-    previousDigest: f.previousDigest,
-    summary: f.summary,
-    remediation: f.remediation,
-    firstSeenAt: f.firstSeenAt.toISOString(),
-    lastSeenAt: f.lastSeenAt.toISOString(),
-    statusChangedAt: f.statusChangedAt.toISOString(),
-    statusBy: f.statusBy,
-    statusReason: f.statusReason,
-  };
-}
 
 export async function findingRoutes(app: FastifyInstance, deps: ApiDependencies): Promise<void> {
   app.get<{ Querystring: { status?: string; severity?: Severity; type?: string; target?: string; cursor?: string; limit: number } }>(

@@ -9,6 +9,29 @@ import type { FindingCandidate } from '../../audit/findings.js';
 import { severities, type Severity } from '../../notifiers/types.js';
 
 export type FindingRow = typeof findings.$inferSelect;
+
+/** A finding as the CLI (`--json`) and the API show it. */
+export function findingJson(f: FindingRow) {
+  return {
+    id: f.id,
+    type: f.type,
+    severity: f.severity,
+    status: f.status,
+    target: f.targetId,
+    repository: f.repository,
+    tag: f.tag,
+    digest: f.digest,
+    previousDigest: f.previousDigest,
+    summary: f.summary,
+    remediation: f.remediation,
+    firstSeenAt: f.firstSeenAt.toISOString(),
+    lastSeenAt: f.lastSeenAt.toISOString(),
+    statusChangedAt: f.statusChangedAt.toISOString(),
+    statusBy: f.statusBy,
+    statusReason: f.statusReason,
+  };
+}
+
 export type FindingStatus = 'open' | 'acknowledged' | 'resolved' | 'waived';
 
 export interface StoreFindingsInput {
