@@ -1,6 +1,7 @@
 /**
  * `${VAR}`, `${VAR:-default}` and `${file:PATH}` in config string values. A `$` not followed by `{`
- * stays literal (`robot$audit`); `$$` is one literal `$` (so `$${VAR}` stays `${VAR}`).
+ * stays literal (`robot$audit`); `$$` is one literal `$` (so `$${VAR}` stays `${VAR}`). A mapping
+ * value that interpolates to the empty string is left out, as if it were not written.
  * Works on the parsed YAML tree, so a value can never break the YAML around it and errors can name
  * the exact path.
  */
@@ -19,7 +20,15 @@ export function interpolateTree(value: unknown, ctx: InterpolationContext, path:
   if (typeof value === 'string') return interpolateString(value, ctx, path);
   if (Array.isArray(value)) return value.map((v, i) => interpolateTree(v, ctx, `${path}[${i}]`));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateTree(v, ctx, path ? `${path}.${k}` : k)]));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const resolved = interpolateTree(v, ctx, path ? `${path}.${k}` : k);
+      // `key: ${VAR:-}` with VAR unset means "no value": the key is left out, so optional settings
+      // can be switched on from the environment without a second config file.
+      if (resolved === '' && typeof v === 'string' && v.includes('${')) continue;
+      out[k] = resolved;
+    }
+    return out;
   }
   return value;
 }

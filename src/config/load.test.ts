@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { repoRoot } from '../../test/helpers/cli.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, maskSecrets, parseConfig } from './load.js';
@@ -79,6 +80,20 @@ targets:
     } catch (err) {
       expect(String(err)).not.toContain('hunter2-secret');
     }
+  });
+});
+
+describe('shipped example configs', () => {
+  it.each(['config/example.yaml', 'config/minimal.yaml', 'deploy/compose/tagledger.yaml'])('%s is valid', (file) => {
+    const text = readFileSync(join(repoRoot, file), 'utf8');
+    // The secrets the examples read from the environment.
+    const env = { HARBOR_ROBOT_SECRET: 'h', TAGLEDGER_API_TOKEN: 't', WEBHOOK_SECRET: 'w', POSTGRES_PASSWORD: 'p' };
+    expect(() => parseConfig(text, { env, source: file })).not.toThrow();
+  });
+
+  it('leaves out a value that interpolates to nothing', () => {
+    const c = parseConfig(`targets:\n  - { id: a, kind: oci, url: "http://x", password: "\${NOPE:-}" }\n`, { env: {} });
+    expect(c.targets[0]).not.toHaveProperty('password');
   });
 });
 
