@@ -12,8 +12,9 @@
 -- tags_as_of(...) reaches the indexes.
 
 -- "What changed lately": moves, deletions and restorations newest first. Partial, because a
--- baseline scan writes one `created` event per tag and those would bury the changes.
-CREATE INDEX "tag_events_changes_idx" ON "tag_events" USING btree ("observed_at") WHERE "kind" <> 'created';
+-- baseline scan writes one `created` event per tag and those would bury the changes; with the id,
+-- because one scan's changes share their observation time and the order must not need a sort.
+CREATE INDEX "tag_events_changes_idx" ON "tag_events" USING btree ("observed_at", "id") WHERE "kind" <> 'created';
 --> statement-breakpoint
 
 -- Every tag tagledger has seen, deleted ones included (present = false, digest = the last one seen).
@@ -150,7 +151,8 @@ WHERE f.status = 'open';
 
 -- One row per target: its live repositories (not gone) and present tags, the shares protected,
 -- open findings by severity, and its last successful scan. Shares are null when there is nothing
--- to divide by.
+-- to divide by. The tag counts are one pass over tags (cheaper for every target at once than
+-- repository_protection's per-repository counts); `protected` means what it means there.
 CREATE VIEW compliance_summary AS
 SELECT tg.id AS target,
        tg.kind,
@@ -170,14 +172,24 @@ SELECT tg.id AS target,
        ok.id AS last_successful_scan_id,
        latest.status AS last_scan_status
 FROM targets tg
-LEFT JOIN LATERAL (
-  SELECT count(*)::int AS repositories,
-         (count(*) FILTER (WHERE rp.protected))::int AS protected_repositories,
-         sum(rp.protected_tags + rp.unprotected_tags)::int AS tags,
-         sum(rp.protected_tags)::int AS protected_tags
-  FROM repository_protection rp
-  WHERE rp.target = tg.id AND rp.gone_at IS NULL
-) p ON true
+LEFT JOIN (
+  SELECT r.target_id,
+         count(*)::int AS repositories,
+         (count(*) FILTER (WHERE c.protected_tags > 0 AND c.unprotected_tags = 0))::int AS protected_repositories,
+         coalesce(sum(c.protected_tags + c.unprotected_tags), 0)::int AS tags,
+         coalesce(sum(c.protected_tags), 0)::int AS protected_tags
+  FROM repositories r
+  LEFT JOIN (
+    SELECT t.repository_id,
+           count(*) FILTER (WHERE t.protected) AS protected_tags,
+           count(*) FILTER (WHERE NOT t.protected) AS unprotected_tags
+    FROM tags t
+    WHERE t.present
+    GROUP BY t.repository_id
+  ) c ON c.repository_id = r.id
+  WHERE r.gone_at IS NULL
+  GROUP BY r.target_id
+) p ON p.target_id = tg.id
 LEFT JOIN LATERAL (
   SELECT (count(*) FILTER (WHERE fi.severity = 'critical'))::int AS critical,
          (count(*) FILTER (WHERE fi.severity = 'high'))::int AS high,

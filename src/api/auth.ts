@@ -32,4 +32,8 @@ export function authorized(expected: string, header: string | undefined): boolea
 }
 
 /** Both schemes are offered, so a browser shows its password prompt. */
-export const challenge = 'Bearer realm="tagledger", Basic realm="tagledger", charset="UTF-8"';
+/**
+ * One challenge per header line: browsers (Chromium) read only the first challenge of a line, so
+ * `Bearer ..., Basic ...` on one line would never make them ask for the password.
+ */
+export const challenge = ['Bearer realm="tagledger"', 'Basic realm="tagledger", charset="UTF-8"'];

@@ -85,7 +85,7 @@ describe('API authentication', () => {
   it('answers 401 without the token or with a wrong one, 200 with bearer or basic', async () => {
     const none = await get('/api/v1/targets', {});
     expect(none.statusCode).toBe(401);
-    expect(none.headers['www-authenticate']).toMatch(/Bearer realm="tagledger", Basic realm="tagledger"/);
+    expect(none.headers['www-authenticate']).toEqual(['Bearer realm="tagledger"', 'Basic realm="tagledger", charset="UTF-8"']);
     expect(none.json().message).not.toContain(TOKEN);
     expect((await get('/api/v1/targets', { authorization: 'Bearer wrong' })).statusCode).toBe(401);
     expect((await get('/api/v1/targets', { authorization: `Bearer ${TOKEN}x` })).statusCode).toBe(401);

@@ -49,6 +49,9 @@ function list(v: string | string[] | undefined): string[] {
   return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
 }
 
+/** Repositories listed on the overview; the rest are a `?target=` away. */
+const OVERVIEW_REPOSITORIES = 1000;
+
 export const compliancePage: FastifyPluginAsync<CompliancePageOptions> = async (app, opts) => {
   const { db } = opts;
   const token = opts.token?.trim() ? opts.token : undefined;
@@ -78,7 +81,7 @@ export const compliancePage: FastifyPluginAsync<CompliancePageOptions> = async (
       const unknown = targets.filter((t) => !known.includes(t));
       if (unknown.length) return html(reply, 404, renderMessagePage('Not found', `no target ${unknown.map((t) => `"${t}"`).join(', ')} in the database`, links));
     }
-    const model = await buildReportModel(db, { targets, minSeverity: severity as Severity | undefined });
+    const model = await buildReportModel(db, { targets, minSeverity: severity as Severity | undefined, repositoriesLimit: OVERVIEW_REPOSITORIES });
     return html(reply, 200, renderOverview(model, links, { embedRepositories: false }));
   });
 
