@@ -273,7 +273,22 @@ function repositorySection(r: ReportRepository, links: HtmlLinks): string {
   const omitted = r.tagsOmitted ? `<p class="muted">${r.tagsOmitted} more tags not listed (tagledger keeps them all; see the current_tags view).</p>` : '';
   return `<section class="repository" id="repository-${r.id}"><h3>${esc(r.target)} / ${esc(r.repository)}</h3>
 <p><code>${esc(r.pullReference)}</code> · mode <code>${esc(r.mode)}</code> · ${r.protectedTags} protected, ${r.unprotectedTags} unprotected tags · last seen ${time(r.lastSeen)}</p>
-${tagsTable(r.tags, r.id, links, false)}${omitted}</section>`;
+${strategyLine(r)}${tagsTable(r.tags, r.id, links, false)}${omitted}</section>`;
+}
+
+/** Tagging strategy: shares, floating tags left mutable, version tags ever re-pushed. */
+function strategyLine(r: ReportRepository): string {
+  const st = r.strategy;
+  if (!st) return '';
+  const shares = Object.entries(st.share)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${esc(k)} ${esc(percent(v))}`)
+    .join(', ');
+  const floating = st.floatingUnprotected.length ? ` · floating tags left mutable: ${st.floatingUnprotected.slice(0, 10).map((t) => `<code>${esc(t)}</code>`).join(', ')}` : '';
+  const repushed = st.repushedVersionTags.length
+    ? ` · <strong>version tags re-pushed</strong>: ${st.repushedVersionTags.slice(0, 10).map((t) => `<code>${esc(t.tag)}</code> (${t.repushes}×)`).join(', ')}`
+    : ' · no version tag was ever re-pushed';
+  return `<p class="strategy">tagging: ${shares || 'no tags'}${floating}${repushed}</p>\n`;
 }
 
 function repositoryIndex(model: { repositories: ReportRepository[] }): Map<string, number> {

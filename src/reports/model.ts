@@ -4,6 +4,8 @@
  * an analyst's SQL agree by construction. Renderers are pure functions of these plain objects:
  * dates are ISO 8601 strings, nothing refers back to the database.
  */
+import { tagStrategySummary } from '../check/strategy-summary.js';
+import type { TagStrategy } from '../check/strategy.js';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../store/db.js';
 import { severities, type Severity } from '../notifiers/types.js';
@@ -77,6 +79,16 @@ export interface ReportRepository {
   tags: ReportTag[];
   /** Present tags left out of `tags` by the limits. */
   tagsOmitted: number;
+  /** How the repository tags: strategy shares, floating tags left mutable, version tags ever re-pushed. */
+  strategy: ReportStrategy | null;
+}
+
+export interface ReportStrategy {
+  share: Record<TagStrategy, number>;
+  floatingUnprotected: string[];
+  versionTags: number;
+  versionTagsUnprotected: number;
+  repushedVersionTags: Array<{ tag: string; repushes: number; lastAt: string }>;
 }
 
 export interface TagChange {
@@ -274,6 +286,7 @@ function repositoryFrom(r: Row): ReportRepository {
     lastSeen: isoOrNull(r.last_seen),
     tags: [],
     tagsOmitted: num(r.protected_tags) + num(r.unprotected_tags),
+    strategy: null,
   };
 }
 
@@ -302,6 +315,21 @@ export async function buildReportModel(db: Database, opts: ReportOptions = {}): 
   if (listed.length > repositories.length) {
     const [count] = rows(await db.execute(sql`SELECT count(*)::int AS n FROM repositories WHERE gone_at IS NULL AND ${targetFilter(sql`target_id`, targets)}`));
     repositoriesOmitted = num(count.n) - repositories.length;
+  }
+
+  // Tagging strategy per repository (SemVer and Git SHA tags on immutable repositories is the goal).
+  const strategies = await tagStrategySummary(db, { targetIds: targets });
+  const byName = new Map(repositories.map((r) => [`${r.target}\u0000${r.repository}`, r]));
+  for (const st of strategies) {
+    const repo = byName.get(`${st.targetId}\u0000${st.repository}`);
+    if (!repo) continue;
+    repo.strategy = {
+      share: st.share,
+      floatingUnprotected: st.floatingUnprotected,
+      versionTags: st.versionTags,
+      versionTagsUnprotected: st.versionTagsUnprotected,
+      repushedVersionTags: st.repushedVersionTags.map((t) => ({ tag: t.tag, repushes: t.repushes, lastAt: t.lastAt.toISOString() })),
+    };
   }
 
   // Tags of the first repositories, up to the limits (unprotected first: those are the findings).

@@ -112,17 +112,20 @@ export function renderTable(model: ReportModel, opts: TableOptions): string {
   else {
     out.push(
       grid(
-        ['target', 'repository', 'mode', 'protected tags', 'unprotected tags', 'last seen'],
+        ['target', 'repository', 'mode', 'protected tags', 'unprotected tags', 'version tags', 'floating unprotected', 're-pushed versions', 'last seen'],
         model.repositories.map((r) => [
           cell(r.target),
           cell(r.repository),
           cell(r.mode, r.protected ? undefined : r.mode === 'unknown' || r.mode === 'mutable' ? SEVERITY_COLOR.medium : undefined),
           cell(r.protectedTags),
           cell(r.unprotectedTags, r.unprotectedTags > 0 ? SEVERITY_COLOR.medium : undefined),
+          cell(r.strategy ? percent(r.strategy.versionTags / Math.max(1, r.protectedTags + r.unprotectedTags)) : '-'),
+          cell(r.strategy?.floatingUnprotected.length ?? 0, r.strategy?.floatingUnprotected.length ? SEVERITY_COLOR.medium : undefined),
+          cell(r.strategy?.repushedVersionTags.length ?? 0, r.strategy?.repushedVersionTags.length ? SEVERITY_COLOR.high : undefined),
           cell(r.lastSeen ?? '-'),
         ]),
         color,
-        new Set([3, 4]),
+        new Set([3, 4, 5, 6, 7]),
       ),
     );
   }

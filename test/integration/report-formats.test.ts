@@ -252,4 +252,14 @@ describe('table and json', () => {
   it('json: the model itself', () => {
     expect(JSON.parse(renderJson(model))).toEqual(JSON.parse(JSON.stringify(model)));
   });
+
+  it('shows how each repository tags: the re-pushed version tag and the floating tag left mutable', () => {
+    const api = model.repositories.find((r) => r.repository === 'shop/api')!;
+    expect(api.strategy).not.toBeNull();
+    expect(api.strategy!.repushedVersionTags.map((t) => [t.tag, t.repushes])).toEqual([['1.4.2', 1]]);
+    expect(api.strategy!.share.semver).toBeGreaterThan(0);
+    const html = renderHtml(model);
+    expect(html).toContain('<strong>version tags re-pushed</strong>: <code>1.4.2</code> (1×)');
+    expect(renderTable(model, { color: false })).toMatch(/re-pushed versions/);
+  });
 });
