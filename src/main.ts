@@ -283,6 +283,18 @@ export function buildProgram(): Command {
       process.exitCode = await serve({ config: g.config, logger, ...opts });
     });
 
+  const eventsCmd = program.command('events').description('push events from registries (serve scans what they name right away)');
+  eventsCmd
+    .command('test <target>')
+    .description("send a sample event in the target's registry format, signed with its events.secret, to a running serve (marked as a test: nothing is recorded)")
+    .option('--url <url>', "serve's base URL (default: from api.listen, else http://127.0.0.1:8080)")
+    .action(async (target: string, opts: { url?: string }, cmd: Command) => {
+      const { eventsTest } = await import('./cli/events.js');
+      const result = await eventsTest({ config: cmd.optsWithGlobals<GlobalOptions>().config, target, url: opts.url });
+      output(result.text);
+      process.exitCode = result.code;
+    });
+
   program
     .command('prune')
     .description('delete old repository snapshots, delivery attempts and finished alerts (scans and events stay: they are the verified ledger)')

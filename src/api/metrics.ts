@@ -13,6 +13,11 @@ import type { Database } from '../store/db.js';
 import type { ScanSummary } from '../scheduler/run-scan.js';
 import type { DispatchStats } from '../alerts/dispatcher.js';
 import type { SkipReason } from '../scheduler/schedule.js';
+import type { PushSource } from '../events/types.js';
+import type { CheckStatus } from '../events/confirm.js';
+
+/** What became of a push-event delivery (the HTTP answer). */
+export type PushEventResult = 'accepted' | 'duplicate' | 'ignored' | 'test' | 'unauthorized' | 'invalid' | 'too_large';
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -21,6 +26,8 @@ export class ServiceMetrics {
   private readonly tagEvents: Counter<'target' | 'kind'>;
   private readonly deliveries: Counter<'result'>;
   private readonly skippedTicks: Counter<'target' | 'reason'>;
+  private readonly pushEvents: Counter<'source' | 'result'>;
+  private readonly pushEventChecks: Counter<'source' | 'status'>;
 
   constructor(db: Database | null, logger?: Logger) {
     const registers = [this.registry];
@@ -39,6 +46,19 @@ export class ServiceMetrics {
       name: 'tagledger_skipped_ticks_total',
       help: 'Scheduled ticks this replica did not scan: overlap (still scanning here), not_elected (another replica took the slot), busy (target locked elsewhere), coordinator_error.',
       labelNames: ['target', 'reason'],
+      registers,
+    });
+
+    this.pushEvents = new Counter({
+      name: 'tagledger_push_events_total',
+      help: 'Push-event deliveries received by this replica, by source (harbor, ecr, gar) and result: accepted, duplicate, ignored, test, unauthorized, invalid, too_large.',
+      labelNames: ['source', 'result'],
+      registers,
+    });
+    this.pushEventChecks = new Counter({
+      name: 'tagledger_push_event_checks_total',
+      help: "Push events checked against the scan they triggered, by source and status: confirmed, unconfirmed (the registry contradicts the event), scanned (could not be judged).",
+      labelNames: ['source', 'status'],
       registers,
     });
 
@@ -78,11 +98,12 @@ export class ServiceMetrics {
     const latest = () =>
       select<{ target_id: string; repositories: number; tags: number }>(
         db!,
-        sql`SELECT DISTINCT ON (target_id) target_id, repositories, tags FROM scans WHERE status <> 'running' ORDER BY target_id, id DESC`,
+        // Scans limited to some repositories (push events) say nothing about the target as a whole.
+        sql`SELECT DISTINCT ON (target_id) target_id, repositories, tags FROM scans WHERE status <> 'running' AND scope IS NULL ORDER BY target_id, id DESC`,
       );
     const repositoriesObserved: Gauge<'target'> = new Gauge({
       name: 'tagledger_repositories_observed',
-      help: "Repositories observed completely by each target's latest finished scan.",
+      help: "Repositories observed completely by each target's latest finished scan of the whole target.",
       labelNames: ['target'],
       registers,
       collect: refresh('tagledger_repositories_observed', async () => {
@@ -92,7 +113,7 @@ export class ServiceMetrics {
     });
     const tagsObserved: Gauge<'target'> = new Gauge({
       name: 'tagledger_tags_observed',
-      help: "Tags observed by each target's latest finished scan.",
+      help: "Tags observed by each target's latest finished scan of the whole target.",
       labelNames: ['target'],
       registers,
       collect: refresh('tagledger_tags_observed', async () => {
@@ -120,6 +141,14 @@ export class ServiceMetrics {
     this.skippedTicks.inc({ target, reason });
   }
 
+  recordPushEvent(source: PushSource, result: PushEventResult): void {
+    this.pushEvents.inc({ source, result });
+  }
+
+  recordPushEventCheck(source: PushSource, status: CheckStatus): void {
+    this.pushEventChecks.inc({ source, status });
+  }
+
   /** The metric names this instance exports (besides the default process metrics). */
   static readonly names = [
     'tagledger_scans_total',
@@ -131,6 +160,8 @@ export class ServiceMetrics {
     'tagledger_alerts',
     'tagledger_alert_deliveries_total',
     'tagledger_skipped_ticks_total',
+    'tagledger_push_events_total',
+    'tagledger_push_event_checks_total',
   ] as const;
 }
 

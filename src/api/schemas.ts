@@ -41,6 +41,7 @@ export const scanSchema = {
     errors: { type: 'array', items: scanProblemSchema },
     warnings: { type: 'array', items: scanProblemSchema },
     runner: nullableString,
+    scope: { type: ['array', 'null'], items: { type: 'string' }, description: 'the repositories a scan triggered by push events was limited to; null: the whole target' },
   },
 } as const;
 

@@ -8,7 +8,7 @@
  *
  * Query functions take the database first; each runs alone or inside a transaction.
  */
-import { and, desc, eq, inArray, lte, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lte, or, sql, isNull } from 'drizzle-orm';
 import type { Database } from '../store/db.js';
 import { repositories, repositorySnapshots, scans, tagEvents, tags } from '../store/schema/index.js';
 import type { ProtectionSettings } from '../audit/protection.js';
@@ -213,7 +213,9 @@ async function lastSuccessfulScans(db: Database, targetIds: string[]): Promise<M
     const [row] = await db
       .select({ id: scans.id, finishedAt: scans.finishedAt })
       .from(scans)
-      .where(and(eq(scans.targetId, targetId), inArray(scans.status, ['succeeded', 'partial'])))
+      // Whole-target scans only: a push-event scan limited to a few repositories says nothing
+      // about the others.
+      .where(and(eq(scans.targetId, targetId), inArray(scans.status, ['succeeded', 'partial']), isNull(scans.scope)))
       .orderBy(desc(scans.id))
       .limit(1);
     if (row) out.set(targetId, { id: Number(row.id), finishedAt: row.finishedAt });

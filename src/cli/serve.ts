@@ -22,6 +22,9 @@ import { buildApiServer } from '../api/server.js';
 import { ServiceMetrics } from '../api/metrics.js';
 import { formatListen, isLoopback, parseListen, type ListenAddress } from '../api/listen.js';
 import { ExitCode, UsageError } from './exit.js';
+import { PushEventQueue } from '../events/queue.js';
+import { PushEventIntake } from '../events/receiver.js';
+import { DEFAULT_DEBOUNCE } from '../events/config.js';
 
 export interface ServeOptions {
   config?: string;
@@ -101,10 +104,20 @@ export async function serve(opts: ServeOptions): Promise<number> {
     },
   });
   const retention = config.retention ? new RetentionJob({ db, logger, settings: config.retention, coordinator, timezone }) : null;
+  const eventLogger = logger.child({ component: 'push-events' });
+  const debounce = new Map(config.targets.map((t) => [t.id, parseDuration(('events' in t && t.events?.debounce) || DEFAULT_DEBOUNCE)]));
+  const pushQueue = new PushEventQueue({
+    db,
+    logger: eventLogger,
+    scanner: scheduler,
+    debounceMs: (id) => debounce.get(id) ?? parseDuration(DEFAULT_DEBOUNCE),
+    onChecked: (source, status) => metrics.recordPushEventCheck(source, status),
+  });
+  const events = new PushEventIntake({ db, targets: config.targets, queue: pushQueue, logger: eventLogger });
 
   let api: Awaited<ReturnType<typeof buildApiServer>>;
   try {
-    api = await buildApiServer({ db, targets: config.targets, token, metrics, logger, scans: scheduler, accepting: () => accepting });
+    api = await buildApiServer({ db, targets: config.targets, token, metrics, logger, scans: scheduler, events, accepting: () => accepting });
     await api.listen({ host: address.host, port: address.port });
   } catch (err) {
     await database.close();
@@ -130,7 +143,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   process.once('SIGTERM', () => process.exit(130));
   process.once('SIGINT', () => process.exit(130));
 
-  const results = await Promise.allSettled([scheduler.stop(), alertLoop.stop(), retention?.stop(), api.close()]);
+  const results = await Promise.allSettled([pushQueue.stop(), scheduler.stop(), alertLoop.stop(), retention?.stop(), api.close()]);
   for (const r of results) if (r.status === 'rejected') logger.warn({ err: String(r.reason) }, 'a component did not stop cleanly');
   await database.close();
   clearTimeout(force);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import cron from 'node-cron';
+import picomatch from 'picomatch';
 
 /** Durations are strings like `500ms`, `30s`, `10m`, `24h`, `7d`. */
 export const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration like 500ms, 30s, 10m, 24h or 7d');
@@ -35,11 +36,27 @@ export const cronExpressionSchema = z.string().superRefine((value, ctx) => {
   }
 });
 
+/**
+ * A picomatch glob. picomatch quietly turns a pattern it cannot compile (`team/{api`, `[z-a]`) into
+ * one that matches nothing; in a filter that typo would silently audit nothing, so it is refused.
+ */
+export const globPatternSchema = z
+  .string()
+  .min(1)
+  .refine((p) => {
+    try {
+      picomatch.makeRe(p, { debug: true });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a valid glob pattern (picomatch syntax: *, **, ?, [...], {a,b})');
+
 /** Fields every kind of target has, with the same meaning for every kind. */
 export const baseTargetFields = {
   id: z.string().regex(/^[a-z0-9-]+$/, 'must match [a-z0-9-]+'),
   /** Glob filter on repository names (picomatch; `*` does not cross `/`, `**` does). */
-  repositories: z.array(z.string().min(1)).min(1).optional(),
+  repositories: z.array(globPatternSchema).min(1).optional(),
   caFile: z.string().min(1).optional(),
   insecureSkipTlsVerify: z.boolean().default(false),
   concurrency: z.number().int().min(1).max(256).optional(),

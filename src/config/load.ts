@@ -77,6 +77,9 @@ export function formatIssues(error: z.ZodError, input: unknown): string {
     // zod reports an unknown discriminator as "Invalid discriminator value" on the `kind` path.
     if ((issue.code === 'invalid_union' || issue.code === 'invalid_value') && issue.path[0] === 'targets' && issue.path[issue.path.length - 1] === 'kind') {
       message = `unknown kind ${JSON.stringify(valueAt(input, issue.path))} (one of: ${targetKinds().join(', ')})`;
+    } else if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) {
+      // zod says "expected string, received undefined": the field is simply missing.
+      message = `required (${issue.expected}), but missing`;
     }
     return `${path || '(root)'}: ${message}`;
   });

@@ -29,7 +29,8 @@ const severitySchema = z.enum(['info', 'low', 'medium', 'high', 'critical']);
 const findingTypeSchema = z.enum(findingTypes as unknown as [FindingType, ...FindingType[]]);
 const globSchema = z.string().min(1).refine((p) => {
   try {
-    picomatch.makeRe(p);
+    // debug: throw on a pattern that does not compile, instead of quietly matching nothing.
+    picomatch.makeRe(p, { debug: true });
     return true;
   } catch {
     return false;

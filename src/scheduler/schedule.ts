@@ -77,6 +77,8 @@ export class Scheduler {
   private readonly abort = new AbortController();
   /** Targets this process is scanning (or waiting out the jitter for). */
   private readonly active = new Set<string>();
+  /** Scans of some repositories of a target that push events started here (see scanRepositories). */
+  private readonly limited = new Map<string, Promise<unknown>>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private handles: CronHandle[] = [];
   private stopped = false;
@@ -140,6 +142,11 @@ export class Scheduler {
         await this.clock.sleep(delay, this.abort.signal);
       }
       if (this.abort.signal.aborted) return { ran: false, reason: 'stopping' };
+      // A push event's scan of a few repositories holds the target's lock for seconds: the slot's
+      // scan waits for it rather than being skipped as busy until the next slot.
+      const limited = this.limited.get(targetId);
+      if (limited) await limited.catch(() => undefined);
+      if (this.abort.signal.aborted) return { ran: false, reason: 'stopping' };
       try {
         // runScan adds the target to its own log lines.
         const summary = await this.scan(entry, this.opts.logger.child({ slot: slot.toISOString() }), (scanId) => {
@@ -185,6 +192,24 @@ export class Scheduler {
   }
 
   /**
+   * A scan of some repositories of a target, for push events (`repositories` null: the whole
+   * target). Rejects with TargetBusyError while the target is being scanned, here (a scheduled or
+   * API scan, including one waiting out its jitter) or by another replica, so the caller retries
+   * after it; UnknownTargetError; SchedulerStoppedError.
+   */
+  scanRepositories(targetId: string, repositories: string[] | null): Promise<ScanSummary> {
+    const entry = this.entries.get(targetId);
+    if (!entry) return Promise.reject(new UnknownTargetError(targetId));
+    if (this.stopped) return Promise.reject(new SchedulerStoppedError());
+    if (this.active.has(targetId) || this.limited.has(targetId)) return Promise.reject(new TargetBusyError(targetId));
+    const run = this.scan(entry, this.opts.logger.child({ trigger: 'push-event' }), () => undefined, repositories ?? undefined);
+    const settled = run.catch(() => undefined).finally(() => this.limited.delete(targetId));
+    this.limited.set(targetId, settled);
+    void this.track(settled);
+    return run;
+  }
+
+  /**
    * Stops taking new work, aborts the jitter waits and scans in flight (runScan lets the
    * repository transaction in flight commit and marks the scan aborted) and waits for them.
    */
@@ -196,7 +221,7 @@ export class Scheduler {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async scan(entry: ScheduledTarget, log: Logger, onStarted: (scanId: number) => void): Promise<ScanSummary> {
+  private async scan(entry: ScheduledTarget, log: Logger, onStarted: (scanId: number) => void, scope?: string[]): Promise<ScanSummary> {
     const run = this.opts.runScan ?? defaultRunScan;
     const options: RunScanOptions = {
       logger: log,
@@ -204,6 +229,7 @@ export class Scheduler {
       alerting: this.opts.alerting,
       collector: this.opts.collectorFor?.(entry.target),
       onStarted,
+      scope,
     };
     const summary = await run(this.opts.db, entry.target, options);
     this.opts.hooks?.scanFinished?.(summary);

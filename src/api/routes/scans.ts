@@ -23,6 +23,7 @@ export function scanJson(s: typeof scans.$inferSelect) {
     errors: s.errors,
     warnings: s.warnings,
     runner: s.runner,
+    scope: s.scope ?? null,
   };
 }
 

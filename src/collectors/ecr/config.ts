@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baseTargetFields, durationSchema, httpUrlSchema } from '../../config/common.js';
+import { pushEventsSchema } from '../../events/config.js';
 
 /**
  * Cross-account audits: the collector assumes this role through STS before reading ECR.
@@ -18,6 +19,8 @@ export const ecrTargetSchema = z
   .object({
     ...baseTargetFields,
     kind: z.literal('ecr'),
+    /** Push events from the registry (`serve` scans the repository that changed right away). */
+    events: pushEventsSchema.optional(),
     region: z.string().regex(/^[a-z]{2}(-[a-z0-9]+)+-\d+$/, 'must be an AWS region like us-east-1'),
     /** The registry (AWS account) to read; the caller's own account when absent. */
     registryId: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id (quote it in YAML)').optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baseTargetFields } from '../../config/common.js';
+import { pushEventsSchema } from '../../events/config.js';
 
 /**
  * Google Cloud project IDs: 6–30 lowercase letters, digits and hyphens, starting with a letter; a
@@ -39,6 +40,8 @@ export const garTargetSchema = z
   .object({
     ...baseTargetFields,
     kind: z.literal('gar'),
+    /** Push events from the registry (`serve` scans the repository that changed right away). */
+    events: pushEventsSchema.optional(),
     project: projectIdSchema,
     locations: z
       .array(locationSchema)

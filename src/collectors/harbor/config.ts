@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { baseTargetFields, httpUrlSchema } from '../../config/common.js';
+import { baseTargetFields, globPatternSchema, httpUrlSchema } from '../../config/common.js';
+import { pushEventsSchema } from '../../events/config.js';
 
 /**
  * A Harbor instance, read through its REST API v2.0 with HTTP basic auth. Robot accounts are the
@@ -10,6 +11,8 @@ export const harborTargetSchema = z
   .object({
     ...baseTargetFields,
     kind: z.literal('harbor'),
+    /** Push events from the registry (`serve` scans the repository that changed right away). */
+    events: pushEventsSchema.optional(),
     /** Harbor's base URL (`https://harbor.example.com`); the API is under `/api/v2.0`. */
     url: httpUrlSchema.refine((v) => {
       try {
@@ -22,7 +25,7 @@ export const harborTargetSchema = z
     username: z.string().min(1),
     password: z.string().min(1),
     /** Glob filter on project names (picomatch); every project the account can list when absent. */
-    projects: z.array(z.string().min(1)).min(1).optional(),
+    projects: z.array(globPatternSchema).min(1).optional(),
   })
   .strict();
 

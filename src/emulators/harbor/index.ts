@@ -16,7 +16,8 @@
  * `{"errors":[{code,message}]}` bodies, HTTP basic auth (robot accounts named `robot$...`), 401 for
  * bad or missing credentials, 403 where the account lacks permission, and 412 `PRECONDITION` when a
  * push or a deletion hits an immutable tag. src/emulators/harbor/swagger.test.ts checks every
- * response against the swagger's definitions.
+ * response against the swagger's definitions. With `webhook`, pushes and repository deletions are
+ * announced as Harbor's webhooks are (webhook.ts).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -25,9 +26,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { FaultInjector, readBody } from '../faults.js';
 import { HarborEmulatorError, HarborEstate, type EmulatorProject, type EmulatorRule, type ImmutableRuleSpec, type PushOptions } from './estate.js';
 import { artifactJson, errorsJson, projectJson, repositoryJson, ruleJson, tagJson } from './render.js';
+import { HarborWebhookSender, type HarborWebhookPolicy, type HarborWebhookType } from './webhook.js';
 
 export { HarborEstate, HarborEmulatorError, syntheticDigest, OCI_MANIFEST, OCI_CONFIG } from './estate.js';
 export type { ImmutableRuleSpec, PushOptions, EmulatorRule } from './estate.js';
+export { harborWebhookPayload, HarborWebhookSender } from './webhook.js';
+export type { HarborWebhookPolicy, HarborWebhookDelivery, HarborWebhookEvent } from './webhook.js';
 
 export interface HarborEmulatorAccount {
   username: string;
@@ -52,6 +56,8 @@ export interface HarborEmulatorOptions {
   estate?: HarborEstate;
   /** Serve HTTPS with this key and certificate (PEM), as a real Harbor does. */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** A webhook policy (notify type http) for every project: pushes and repository deletions are POSTed there. */
+  webhook?: HarborWebhookPolicy;
 }
 
 export interface HarborEmulator {
@@ -64,6 +70,8 @@ export interface HarborEmulator {
   password: string;
   estate: HarborEstate;
   faults: FaultInjector;
+  /** Webhooks: set `webhook.policy` to start or stop them; `webhook.flush()` waits for the ones sent. */
+  webhook: HarborWebhookSender;
   createProject(name: string, opts?: { public?: boolean }): EmulatorProject;
   addRule(project: string, spec?: ImmutableRuleSpec): EmulatorRule;
   updateRule(project: string, id: number, change: ImmutableRuleSpec): EmulatorRule;
@@ -97,6 +105,16 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions = {}): Pro
   const tagLimit = opts.artifactTagLimit ?? Infinity;
   const denied = new Map<string, 401 | 403 | 404>();
   const rulesDenied = new Set<string>();
+  const webhook = new HarborWebhookSender(opts.webhook ?? null);
+  let externalHost = '';
+  /** Harbor announces a push of the artifact with the tags it has after the push. */
+  const announce = (type: HarborWebhookType, repository: string, digest: string, tags: string[], operator: string) =>
+    webhook.send({ type, repository, digest, tags, public: estate.projects.get(repository.split('/')[0])?.public ?? false, operator, at: new Date(), host: externalHost });
+  const pushed = (repository: string, digest: string, operator: string) => {
+    const repo = estate.repository(repository);
+    const artifact = repo && estate.artifactByReference(repo.id, digest);
+    announce('PUSH_ARTIFACT', repository, digest, artifact ? estate.tagsOf(artifact).map((t) => t.name) : [], operator);
+  };
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
@@ -215,6 +233,7 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions = {}): Pro
       return sendJson(res, 201, null, { 'Docker-Content-Digest': digest, Location: `/v2/${name}/manifests/${digest}` });
     }
     estate.push(name, reference, { digest, manifestMediaType: mediaType, size: Buffer.byteLength(body) });
+    pushed(name, digest, caller.account?.username ?? 'anonymous');
     sendJson(res, 201, null, { 'Docker-Content-Digest': digest, Location: `/v2/${name}/manifests/${digest}` });
   }
 
@@ -344,6 +363,7 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions = {}): Pro
   const address = server.address() as AddressInfo;
   const host = opts.host ?? '127.0.0.1';
   const url = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  externalHost = new URL(url).host;
 
   return {
     url,
@@ -353,20 +373,32 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions = {}): Pro
     password: accounts[0].password,
     estate,
     faults,
+    webhook,
     createProject: (name, o) => estate.createProject(name, o),
     addRule: (project, spec) => estate.addRule(project, spec),
     updateRule: (project, id, change) => estate.updateRule(project, id, change),
     setRuleDisabled: (project, id, disabled) => estate.setRuleDisabled(project, id, disabled),
     deleteRule: (project, id) => estate.deleteRule(project, id),
-    pushImage: (repository, tag, o) => estate.push(repository, tag, o),
+    pushImage: (repository, tag, o) => {
+      const r = estate.push(repository, tag, o);
+      pushed(repository, r.digest, accounts[0].username);
+      return r;
+    },
     moveTag: (repository, tag, o) => {
       const repo = estate.repository(repository);
       if (!repo || !estate.tags.get(repo.id)?.has(tag)) throw new HarborEmulatorError(404, 'NOT_FOUND', `tag ${tag} of ${repository} not found`);
       const r = estate.push(repository, tag, o);
+      pushed(repository, r.digest, accounts[0].username);
       return { digest: r.digest, previousDigest: r.previousDigest! };
     },
     deleteTag: (repository, tag) => estate.deleteTag(repository, tag),
-    deleteRepository: (repository) => estate.deleteRepository(repository),
+    deleteRepository: (repository) => {
+      // Harbor deletes a repository artifact by artifact, each announced as DELETE_ARTIFACT.
+      const repo = estate.repository(repository);
+      const artifacts = repo ? estate.artifactsOf(repo.id).map((a) => ({ digest: a.digest, tags: estate.tagsOf(a).map((t) => t.name) })) : [];
+      estate.deleteRepository(repository);
+      for (const a of artifacts) announce('DELETE_ARTIFACT', repository, a.digest, a.tags, accounts[0].username);
+    },
     isImmutable: (repository, tag) => estate.isImmutable(repository, tag),
     denyProject: (project, status = 403) => void denied.set(project, status),
     denyImmutableRules: (project) => void rulesDenied.add(project),

@@ -11,8 +11,12 @@ export interface ScanProblem {
   message: string;
 }
 
-export async function startScan(db: Database, p: { targetId: string; startedAt: Date; runner: string }): Promise<number> {
-  const [row] = await db.insert(scans).values({ targetId: p.targetId, status: 'running', startedAt: p.startedAt, runner: p.runner }).returning({ id: scans.id });
+/** `scope`: the repositories a limited scan reads (push events); absent for the whole target. */
+export async function startScan(db: Database, p: { targetId: string; startedAt: Date; runner: string; scope?: string[] | null }): Promise<number> {
+  const [row] = await db
+    .insert(scans)
+    .values({ targetId: p.targetId, status: 'running', startedAt: p.startedAt, runner: p.runner, scope: p.scope ?? null })
+    .returning({ id: scans.id });
   return row.id;
 }
 

@@ -38,6 +38,11 @@ export const scans = pgTable(
      */
     rootHash: text('root_hash'),
     previousRoot: text('previous_root'),
+    /**
+     * The repositories the scan was limited to (a scan triggered by push events reads only the
+     * repositories the events named); null for a scan of the whole target.
+     */
+    scope: jsonb('scope').$type<string[]>(),
   },
   (t) => [index('scans_target_started_idx').on(t.targetId, t.startedAt)],
 );
@@ -260,4 +265,39 @@ export const scheduleSlots = pgTable(
     scanId: bigint('scan_id', { mode: 'number' }),
   },
   (t) => [primaryKey({ columns: [t.targetId, t.slot] })],
+);
+
+/**
+ * Push events received from registries (Harbor webhooks, ECR events through EventBridge, Artifact
+ * Registry notifications through Pub/Sub): one row per claim about one repository. An event is a
+ * trigger and a piece of evidence, never the truth: the repository is scanned, and `status` says
+ * whether the registry's state afterwards agrees with the claim.
+ */
+export const pushEvents = pgTable(
+  'push_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    targetId: text('target_id').notNull().references(() => targets.id),
+    source: text('source').notNull(), // harbor | ecr | gar
+    receivedAt: ts('received_at').notNull(),
+    /** When the registry says the change happened. */
+    occurredAt: ts('occurred_at'),
+    /** The vendor's own name for it: PUSH_ARTIFACT, DELETE_ARTIFACT, PUSH, DELETE, INSERT, ... */
+    eventType: text('event_type').notNull(),
+    /** The delivery's id where the vendor gives one (EventBridge event id, Pub/Sub message id): redeliveries are recorded once. */
+    eventId: text('event_id'),
+    repository: text('repository').notNull(),
+    tag: text('tag'),
+    digest: text('digest'),
+    action: text('action').notNull(), // push | delete
+    /** sha256 of the request body as received. */
+    payloadSha256: text('payload_sha256').notNull(),
+    status: text('status').notNull(), // received | scanned | unconfirmed | confirmed | ignored
+    scanId: bigint('scan_id', { mode: 'number' }).references(() => scans.id),
+    note: text('note'),
+  },
+  (t) => [
+    index('push_events_target_received_idx').on(t.targetId, t.receivedAt),
+    uniqueIndex('push_events_delivery_idx').on(t.targetId, t.source, t.eventId).where(sql`event_id IS NOT NULL`),
+  ],
 );
