@@ -11,6 +11,7 @@ import type { Database } from '../store/db.js';
 import { alerts, deliveryAttempts } from '../store/schema/index.js';
 import type { AlertMessage, AlertPayload, DeliveryResult, Notifier } from '../notifiers/types.js';
 import { backoffDelay } from '../net/retry.js';
+import { MAX_CONCURRENT_DELIVERIES } from '../notifiers/common.js';
 
 export interface DispatchSettings {
   maxAttempts: number;
@@ -41,7 +42,11 @@ export interface DispatchOptions {
   logger: Logger;
   now?: () => Date;
   signal?: AbortSignal;
-  /** Rows claimed per round. */
+  /**
+   * Rows claimed (and sent at once) per round; default MAX_CONCURRENT_DELIVERIES. Claiming more than
+   * a notifier can send at once would queue deliveries behind a slow receiver, where they time out
+   * without being sent, and outlive their lease.
+   */
   limit?: number;
   random?: () => number;
 }
@@ -79,7 +84,7 @@ export async function deliverDueAlerts(db: Database, notifiers: Map<string, Noti
   const now = opts.now ?? (() => new Date());
   for (;;) {
     if (opts.signal?.aborted) break;
-    const claimed = await claimDueAlerts(db, { now: now(), leaseMs: leaseFor(settings), limit: opts.limit ?? 50 });
+    const claimed = await claimDueAlerts(db, { now: now(), leaseMs: leaseFor(settings), limit: opts.limit ?? MAX_CONCURRENT_DELIVERIES });
     if (!claimed.length) break;
     const groups = groupByDelivery(claimed);
     await Promise.all(

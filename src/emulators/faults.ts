@@ -19,6 +19,13 @@ export interface HttpFault {
   headers?: Record<string, string>;
   /** Answer 200 with a body that is not valid for the endpoint. */
   malformed?: boolean;
+  /**
+   * Answer with headers at once, then a body that never ends: a chunk every `endlessBody` ms until
+   * the client hangs up (a stuck proxy, a registry streaming garbage).
+   */
+  endlessBody?: number;
+  /** Answer computed per request (for answers that must change from one request to the next, e.g. a new Link each page). */
+  respond?: (req: IncomingMessage, body: string) => { status: number; headers?: Record<string, string>; body?: string };
 }
 
 export class FaultInjector {
@@ -48,6 +55,19 @@ export class FaultInjector {
     if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault.reset) {
       req.socket.destroy();
+      return true;
+    }
+    if (fault.endlessBody !== undefined) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('{"items":[');
+      const timer = setInterval(() => res.write('"more",'), Math.max(1, fault.endlessBody));
+      res.on('close', () => clearInterval(timer));
+      return true;
+    }
+    if (fault.respond) {
+      const answer = fault.respond(req, body);
+      res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers });
+      res.end(answer.body ?? '');
       return true;
     }
     if (fault.malformed) {

@@ -1,7 +1,7 @@
 /**
  * The axios client every HTTP collector uses: TLS settings from the target (caFile,
- * insecureSkipTlsVerify), a timeout, no automatic redirects to other hosts' credentials, and error
- * messages that never carry credentials.
+ * insecureSkipTlsVerify), a deadline per request, a bound on response size, no automatic redirects
+ * to other hosts' credentials, and error messages that never carry credentials.
  */
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { readFileSync } from 'node:fs';
@@ -15,6 +15,23 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   maxSockets?: number;
   userAgent?: string;
+  /** Largest response body accepted (default MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
+}
+
+/**
+ * No registry page or manifest comes near this (manifests are limited to 4 MiB by the reference
+ * registry); a body growing past it is a registry streaming without end, refused before it exhausts
+ * memory.
+ */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+const DEADLINE = Symbol('tagledger.deadline');
+
+interface Deadline {
+  ms: number;
+  expired: boolean;
+  release(): void;
 }
 
 export function createHttpClient(opts: HttpClientOptions): AxiosInstance {
@@ -27,10 +44,12 @@ export function createHttpClient(opts: HttpClientOptions): AxiosInstance {
     }
   }
   const maxSockets = opts.maxSockets ?? 32;
-  return axios.create({
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const client = axios.create({
     baseURL: opts.baseURL,
-    timeout: opts.timeoutMs ?? 30_000,
+    timeout: timeoutMs,
     maxRedirects: 5,
+    maxContentLength: opts.maxResponseBytes ?? MAX_RESPONSE_BYTES,
     // Status handling is the caller's: every status resolves.
     validateStatus: () => true,
     httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
@@ -41,6 +60,55 @@ export function createHttpClient(opts: HttpClientOptions): AxiosInstance {
     responseType: 'text',
     transformResponse: [(data) => data],
   });
+
+  // axios' `timeout` is an idle timeout on the socket (`req.setTimeout`): a server that trickles a
+  // byte now and then keeps a request alive for ever. A wall-clock deadline per request bounds the
+  // whole exchange, body included, and is reported as the timeout it is.
+  client.interceptors.request.use((config) => {
+    // A streamed body is the caller's to read and bound (notifiers read a snippet, then destroy the
+    // stream): axios enforces maxContentLength on streams by piping them through a wrapper, and
+    // destroying the wrapper would leave the socket behind it busy, never freed for the next request.
+    if (config.responseType === 'stream') config.maxContentLength = -1;
+    const ms = config.timeout || timeoutMs;
+    const controller = new AbortController();
+    const outer = config.signal as AbortSignal | undefined;
+    const relay = () => controller.abort(outer?.reason);
+    const deadline: Deadline = {
+      ms,
+      expired: false,
+      release: () => {
+        clearTimeout(timer);
+        outer?.removeEventListener('abort', relay);
+      },
+    };
+    const timer = setTimeout(() => {
+      deadline.expired = true;
+      controller.abort();
+    }, ms);
+    timer.unref?.();
+    if (outer?.aborted) controller.abort(outer.reason);
+    else outer?.addEventListener('abort', relay, { once: true });
+    config.signal = controller.signal;
+    (config as unknown as Record<symbol, Deadline>)[DEADLINE] = deadline;
+    return config;
+  });
+  client.interceptors.response.use(
+    (response) => {
+      (response.config as unknown as Record<symbol, Deadline | undefined>)[DEADLINE]?.release();
+      return response;
+    },
+    (err: unknown) => {
+      const config = (err as AxiosError | null)?.config as unknown as Record<symbol, Deadline | undefined> | undefined;
+      const deadline = config?.[DEADLINE];
+      deadline?.release();
+      if (deadline?.expired && axios.isCancel(err)) {
+        const e = err as AxiosError;
+        throw new AxiosError(`timeout of ${deadline.ms}ms exceeded`, AxiosError.ETIMEDOUT, e.config, e.request);
+      }
+      throw err;
+    },
+  );
+  return client;
 }
 
 /** TLS failures worth explaining: which host, and what to configure. */
@@ -63,6 +131,7 @@ export function describeTransportError(err: unknown, url: string, caFile?: strin
       return `TLS verification failed for ${safeUrl} (${code}); ${caFile ? `the server's certificate is not trusted by caFile ${caFile}` : 'set caFile to the CA that signed it'} (insecureSkipTlsVerify: true disables verification)`;
     }
     if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') return `timed out: ${safeUrl}`;
+    if (code === AxiosError.ERR_BAD_RESPONSE && /maxContentLength/.test((err as Error).message)) return `response body larger than the ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB limit (refused): ${safeUrl}`;
     if (code) return `${code} on ${safeUrl}`;
   }
   return `${err instanceof Error ? err.message : String(err)} on ${safeUrl}`;

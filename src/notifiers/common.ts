@@ -129,6 +129,12 @@ const SNIPPET_READ_BYTES = 4096;
 export const SNIPPET_CHARS = 200;
 
 /**
+ * Connections a notifier opens to its receiver at once. The dispatcher sends no more deliveries than
+ * this at a time: a request queued behind others for a socket would spend its timeout waiting.
+ */
+export const MAX_CONCURRENT_DELIVERIES = 4;
+
+/**
  * The POST every notifier sends with. It never throws: every outcome is a DeliveryResult the
  * dispatcher records. 2xx is delivered; 408, 429, 5xx and failures without a response (timeout,
  * refused, reset, TLS) may be retried; a 3xx is not followed (a webhook that moved must be
@@ -142,7 +148,7 @@ export function createPost(target: PostTarget, opts: PostOptions = {}): Post {
     caFile: target.caFile,
     insecureSkipTlsVerify: target.insecureSkipTlsVerify,
     timeoutMs,
-    maxSockets: 4,
+    maxSockets: MAX_CONCURRENT_DELIVERIES,
     userAgent,
   });
   const where = describeUrl(target.url, target.describeAs);
@@ -199,8 +205,8 @@ export function createPost(target: PostTarget, opts: PostOptions = {}): Post {
       const retryAfterMs = parseRetryAfter(headerValue(res.headers['retry-after']));
       if (status >= 300 && status < 400) {
         discard(res.data);
-        const location = headerValue(res.headers.location);
-        const to = location ? ` to ${describeUrl(resolveLocation(location, target.url), target.describeAs)}` : '';
+        const location = resolveLocation(headerValue(res.headers.location), target.url);
+        const to = location ? ` to ${describeUrl(location, target.describeAs)}` : '';
         return failure(status, false, `HTTP ${status} from ${where}: the URL redirects${to}; redirects are not followed, set url to the final address`);
       }
       const snippet = await readSnippet(res.data, headerValue(res.headers['content-type']), redactions, controller.signal);
@@ -228,11 +234,12 @@ export function describeUrl(url: string, as: 'path' | 'host'): string {
   }
 }
 
-function resolveLocation(location: string, base: string): string {
+function resolveLocation(location: string | undefined, base: string): string | null {
+  if (!location) return null;
   try {
     return new URL(location, base).toString();
   } catch {
-    return '';
+    return null;
   }
 }
 

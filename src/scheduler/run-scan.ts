@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import type { TargetConfig } from '../config/schema.js';
 import type { Collector, RepositoryObservation } from '../collectors/types.js';
 import { repositoryFilter } from '../collectors/filter.js';
-import type { Database } from '../store/db.js';
+import { PGlite } from '@electric-sql/pglite';
+import { rawClient, type Database } from '../store/db.js';
 import { tryLockTarget } from '../store/locks.js';
 import { ensureTarget } from '../store/queries/targets.js';
 import { abortStaleScans, finishScan, startScan, type ScanProblem } from '../store/queries/scans.js';
@@ -22,7 +23,12 @@ import type { RemediationTarget } from '../audit/remediation.js';
 
 export type ScanStatus = 'succeeded' | 'partial' | 'failed' | 'aborted';
 
-export interface RepositoryChanges extends RecordResult {
+/**
+ * A repository's changes as the summary keeps them: its events, without the tag list the findings
+ * were evaluated on. Tags created in a repository seen for the first time are counted in the
+ * summary's `events` but not listed: a first scan would otherwise hold the whole estate in memory.
+ */
+export interface RepositoryChanges extends Omit<RecordResult, 'tags'> {
   repository: string;
 }
 
@@ -38,7 +44,7 @@ export interface ScanSummary {
   events: { created: number; moved: number; deleted: number; restored: number };
   errors: ScanProblem[];
   warnings: ScanProblem[];
-  /** What changed, per repository (only repositories with changes). */
+  /** What changed, per repository (only repositories with changes), in the order they were read. */
   changes: RepositoryChanges[];
   /** Findings opened (new or re-opened) and alerts queued by this scan. */
   findingsOpened: number;
@@ -65,6 +71,19 @@ export interface RunScanOptions {
   now?: () => Date;
   /** Policy and notifiers; by default the default policy and no notifiers. */
   alerting?: AlertingContext;
+  /**
+   * Read only these repositories (push events name the ones that changed): the target's filter is
+   * narrowed to this literal list, so the listing is still read whole but only these are observed,
+   * and none is called gone (one missing from the listing is a warning). Names outside the target's
+   * own filter are dropped. Recorded as the scan's scope.
+   */
+  scope?: string[];
+  /**
+   * Repository transactions in flight at once. Default: 2 on PostgreSQL, so that the next
+   * repository is prepared while the database writes the previous one; 1 on PGlite, which runs
+   * one transaction at a time anyway.
+   */
+  storeConcurrency?: number;
 }
 
 export class TargetBusyError extends Error {
@@ -74,8 +93,10 @@ export class TargetBusyError extends Error {
   }
 }
 
-export async function runScan(db: Database, target: TargetConfig, opts: RunScanOptions): Promise<ScanSummary> {
+export async function runScan(db: Database, configured: TargetConfig, opts: RunScanOptions): Promise<ScanSummary> {
   const now = opts.now ?? (() => new Date());
+  const scope = opts.scope ? scopeWithin(configured, opts.scope) : null;
+  const target: TargetConfig = scope ? { ...configured, repositories: scope } : configured;
   const log = opts.logger.child({ target: target.id });
   await ensureTarget(db, { id: target.id, kind: target.kind });
   const lock = await tryLockTarget(db, target.id);
@@ -84,9 +105,9 @@ export async function runScan(db: Database, target: TargetConfig, opts: RunScanO
     const aborted = await abortStaleScans(db, target.id, now());
     if (aborted) log.warn({ aborted }, 'marked scans left running by a stopped process as aborted');
     const startedAt = now();
-    const scanId = await startScan(db, { targetId: target.id, startedAt, runner: `${hostname()}:${process.pid}` });
+    const scanId = await startScan(db, { targetId: target.id, startedAt, runner: `${hostname()}:${process.pid}`, scope });
     const scanLog = log.child({ scanId });
-    scanLog.info('scan started');
+    scanLog.info(scope ? { scope } : {}, 'scan started');
     if (target.insecureSkipTlsVerify) {
       // Said at every scan, not once per process: whoever reads the logs of any run should see it.
       scanLog.warn(
@@ -97,7 +118,15 @@ export async function runScan(db: Database, target: TargetConfig, opts: RunScanO
     opts.onStarted?.(scanId);
     const alerting = opts.alerting ?? alertingContext();
     const baseline = !(await hasEarlierScan(db, target.id, scanId));
-    const state = await collectAndStore(db, target, scanId, { ...opts, alerting }, baseline, scanLog, now);
+    // The scan also stops when the target's lock is lost with its database connection: another
+    // process may take the target then, and two scans must never write one target at once.
+    const stop = opts.signal ? AbortSignal.any([opts.signal, lock.lost]) : lock.lost;
+    const state = await collectAndStore(db, target, scanId, { ...opts, alerting, signal: stop }, baseline, scanLog, now);
+    if (lock.lost.aborted && !opts.signal?.aborted) {
+      const message = `${errorMessage(lock.lost.reason)}; the scan was stopped so that no other scan of the target overlaps it`;
+      state.errors.push({ repository: null, code: 'failed', message });
+      scanLog.error({ err: message }, 'scan stopped: the target lock was lost');
+    }
     const status: ScanStatus = opts.signal?.aborted
       ? 'aborted'
       : state.errors.some((e) => e.repository === null)
@@ -106,15 +135,23 @@ export async function runScan(db: Database, target: TargetConfig, opts: RunScanO
           ? 'partial'
           : 'succeeded';
     const finishedAt = now();
-    const events = countEvents(state.changes.flatMap((c) => c.tagEvents));
-    await db.transaction(async (tx) => {
-      const t = tx as unknown as Database;
-      await finishScan(t, scanId, { status, finishedAt, repositories: state.repositories, tags: state.tags, events, errors: state.errors, warnings: state.warnings });
-      const targetError = state.errors.find((e) => e.repository === null)?.message ?? (status === 'aborted' ? 'scan aborted' : null);
-      state.alertsQueued += await evaluateTarget(t, alerting, { target: remediationTarget(target), scanId, now: finishedAt, lastError: targetError });
-      await recordScanRoot(t, { targetId: target.id, scanId, heads: state.heads });
-      await releaseHeldAlerts(t, [scanId], finishedAt);
-    });
+    const events = state.events;
+    await db
+      .transaction(async (tx) => {
+        const t = tx as unknown as Database;
+        await finishScan(t, scanId, { status, finishedAt, repositories: state.repositories, tags: state.tags, events, errors: state.errors, warnings: state.warnings });
+        const targetError = state.errors.find((e) => e.repository === null)?.message ?? (status === 'aborted' ? 'scan aborted' : null);
+        state.alertsQueued += await evaluateTarget(t, alerting, { target: remediationTarget(target), scanId, now: finishedAt, lastError: targetError });
+        await recordScanRoot(t, { targetId: target.id, scanId, heads: state.heads });
+        await releaseHeldAlerts(t, [scanId], finishedAt);
+      })
+      .catch((err: unknown) => {
+        // The database went away (a restart, a failover): what was stored stays stored, whole
+        // repositories only; the scan row says "running" until the target's next scan marks it aborted.
+        const message = `could not record the end of scan ${scanId} of target "${target.id}" (${innermostMessage(err)}); the repositories stored before stay stored, and the target's next scan marks this one aborted`;
+        scanLog.error({ err: innermostMessage(err) }, 'could not record the end of the scan');
+        throw new Error(message, { cause: err });
+      });
     scanLog.info({ status, repositories: state.repositories, tags: state.tags, events, errors: state.errors.length, findingsOpened: state.findingsOpened, alertsQueued: state.alertsQueued }, 'scan finished');
     return {
       scanId,
@@ -146,6 +183,10 @@ interface ScanState {
   alertsQueued: number;
   /** Repository name → its chain head after this scan, for every repository the scan recorded events in. */
   heads: Map<string, string>;
+  /** Arrival order of each changed repository, so that `changes` keeps the collector's order. */
+  order: Map<RepositoryChanges, number>;
+  /** Tag events recorded, by kind. */
+  events: { created: number; moved: number; deleted: number; restored: number };
 }
 
 interface StoreContext {
@@ -156,6 +197,14 @@ interface StoreContext {
   baseline: boolean;
   log: Logger;
   now: () => Date;
+}
+
+/** The scope's names that the target's own filter admits (sorted, unique); at least one. */
+function scopeWithin(target: TargetConfig, names: string[]): string[] {
+  const filter = repositoryFilter(target.repositories);
+  const kept = [...new Set(names)].filter((n) => filter.matches(n)).sort();
+  if (!kept.length) throw new Error(`target "${target.id}": none of ${names.map((n) => `"${n}"`).join(', ')} matches the target's repositories filter`);
+  return kept;
 }
 
 /** What remediation texts need to know about a target (no secrets). */
@@ -179,7 +228,7 @@ async function collectAndStore(
   log: Logger,
   now: () => Date,
 ): Promise<ScanState> {
-  const state: ScanState = { repositories: 0, tags: 0, errors: [], warnings: [], changes: [], findingsOpened: 0, alertsQueued: 0, heads: new Map() };
+  const state: ScanState = { repositories: 0, tags: 0, errors: [], warnings: [], changes: [], findingsOpened: 0, alertsQueued: 0, heads: new Map(), order: new Map(), events: countEvents([]) };
   const sc: StoreContext = { db, target, scanId, alerting: opts.alerting, baseline, log, now };
   const seen = new Set<string>();
   const filter = repositoryFilter(target.repositories);
@@ -197,6 +246,11 @@ async function collectAndStore(
     return state;
   }
   const signal = opts.signal ?? new AbortController().signal;
+  // Repository transactions run a few at a time (each on its own connection), never more: the
+  // collector is not read further while they are all busy, so memory stays bounded.
+  const limit = Math.max(1, opts.storeConcurrency ?? (rawClient(db) instanceof PGlite ? 1 : 2));
+  const storing = new Set<Promise<void>>();
+  let arrived = 0;
   try {
     for await (const result of collector.collect(signal)) {
       if (signal.aborted) break;
@@ -220,8 +274,15 @@ async function collectAndStore(
           break;
         }
         case 'observed': {
+          // A limited scan stores nothing beyond its scope, whatever the collector yields.
+          if (opts.scope && !filter.matches(result.observation.repository)) break;
           seen.add(result.observation.repository);
-          await storeObservation(sc, result.observation, state);
+          const stored: Promise<void> = storeObservation(sc, result.observation, state, arrived++).finally(() => {
+            storing.delete(stored);
+            progress();
+          });
+          storing.add(stored);
+          if (storing.size >= limit) await Promise.race(storing);
           break;
         }
       }
@@ -233,11 +294,24 @@ async function collectAndStore(
       log.error({ err: errorMessage(err) }, 'collector failed');
     }
   } finally {
+    await Promise.all(storing);
     await collector.close?.().catch(() => undefined);
   }
+  state.changes.sort((a, b) => state.order.get(a)! - state.order.get(b)!);
 
   const targetFailed = state.errors.some((e) => e.repository === null);
-  if (listingComplete && !targetFailed && !signal.aborted) {
+  if (opts.scope && listingComplete && !targetFailed && !signal.aborted) {
+    // A limited scan never calls a repository gone: with one or two names in scope it cannot tell a
+    // registry that lists nothing (storage not mounted, permissions lost) from one that lost just
+    // these, and the empty-listing guard below would fail the scan instead. The next scan of the
+    // whole target decides; until then the repository keeps its tags.
+    for (const name of filter.literals ?? []) {
+      if (seen.has(name)) continue;
+      const problem = { repository: name, code: 'vanished', message: `repository "${name}" is not in the registry's listing; a scan of the whole target records it gone` };
+      state.warnings.push(problem);
+      log.warn(problem, 'repository named by the scope is not in the listing');
+    }
+  } else if (listingComplete && !targetFailed && !signal.aborted) {
     const live = (await liveRepositories(db, target.id)).filter((repo) => filter.matches(repo.name));
     if (seen.size === 0 && live.length > 0) {
       // A registry that suddenly lists nothing at all is far more often broken (storage not mounted,
@@ -259,7 +333,9 @@ async function collectAndStore(
         state.alertsQueued += outcome.alerts;
         return record;
       });
-      state.changes.push({ repository: repo.name, ...result });
+      const change = changeOf(repo.name, result, state);
+      state.changes.push(change);
+      state.order.set(change, arrived++);
       if (result.chainHead) state.heads.set(repo.name, result.chainHead);
       log.info({ repository: repo.name, deletedTags: result.tagEvents.length }, 'repository gone from the catalog');
     }
@@ -267,7 +343,7 @@ async function collectAndStore(
   return state;
 }
 
-async function storeObservation(sc: StoreContext, obs: RepositoryObservation, state: ScanState) {
+async function storeObservation(sc: StoreContext, obs: RepositoryObservation, state: ScanState, arrival: number): Promise<void> {
   const { db, scanId, log, now } = sc;
   const targetId = sc.target.id;
   const invalid = validateObservation(obs);
@@ -294,12 +370,29 @@ async function storeObservation(sc: StoreContext, obs: RepositoryObservation, st
     state.tags += obs.tags.length;
     if (result.chainHead) state.heads.set(obs.repository, result.chainHead);
     if (result.tagEvents.length || result.repositoryEvents.some((e) => e.kind !== 'discovered')) {
-      state.changes.push({ repository: obs.repository, ...result });
+      const change = changeOf(obs.repository, result, state);
+      state.changes.push(change);
+      state.order.set(change, arrival);
     }
   } catch (err) {
     state.errors.push({ repository: obs.repository, code: 'failed', message: `could not store: ${errorMessage(err)}` });
     log.error({ repository: obs.repository, err: errorMessage(err) }, 'could not store repository; nothing of it was written');
   }
+}
+
+/** The driver's own words: the query builder wraps them as "Failed query: <sql> params: ...". */
+function innermostMessage(err: unknown): string {
+  let e = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return errorMessage(e);
+}
+
+/** Counts a repository's tag events and keeps what the summary lists of them (see RepositoryChanges). */
+function changeOf(repository: string, result: RecordResult, state: ScanState): RepositoryChanges {
+  for (const [kind, n] of Object.entries(countEvents(result.tagEvents))) state.events[kind as keyof ScanState['events']] += n;
+  const { tags: _evaluated, ...rest } = result;
+  const discovered = result.repositoryEvents.some((e) => e.kind === 'discovered');
+  return { repository, ...rest, tagEvents: discovered ? rest.tagEvents.filter((e) => e.kind !== 'created') : rest.tagEvents };
 }
 
 function errorMessage(err: unknown): string {

@@ -65,6 +65,13 @@ export async function openDatabase(target: DatabaseTarget, opts: OpenOptions = {
     const pool = new pg.Pool({ connectionString: target.url, max: opts.maxConnections ?? 10 });
     // An idle client's error (server restart) must not crash the process; queries report it.
     pool.on('error', () => {});
+    // Nor may a checked-out one's: the pool listens to idle clients only, and a server closing the
+    // connection between two statements of a transaction would otherwise be an uncaught exception.
+    // The next query on that client fails, and the transaction with it.
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      releaseOnFailedBegin(client);
+    });
     const db = drizzlePg(pool, { schema }) as unknown as Database;
     try {
       if (opts.migrate !== false) await migratePostgres(pool);
@@ -114,6 +121,31 @@ export async function openDatabase(target: DatabaseTarget, opts: OpenOptions = {
   };
 }
 
+/**
+ * drizzle-orm (0.45) sends a transaction's `begin` before its try/finally
+ * (node_modules/drizzle-orm/node-postgres/session.js, `NodePgSession.transaction`): when `begin`
+ * fails, because the server went away after the client was handed out, the client is never given
+ * back. Each such failure would cost the pool a connection for good (until nothing is left), and
+ * `end()` would wait for it for ever. The client is released here instead, marked broken.
+ */
+function releaseOnFailedBegin(client: pg.PoolClient): void {
+  const query = client.query as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = function (this: pg.PoolClient, ...args: unknown[]) {
+    const result = query.apply(this, args);
+    const first = args[0] as string | { text?: unknown } | undefined;
+    const text = typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : '';
+    if (!/^\s*begin\b/i.test(text) || !(result instanceof Promise)) return result;
+    return result.catch((err: unknown) => {
+      try {
+        this.release(err instanceof Error ? err : new Error(String(err)));
+      } catch {
+        /* released already */
+      }
+      throw err;
+    });
+  };
+}
+
 /** Key of the advisory lock that serialises migrations across replicas. */
 const MIGRATION_LOCK_KEY = 7_246_101;
 
@@ -129,7 +161,11 @@ async function migratePostgres(pool: pg.Pool): Promise<void> {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     }
   } finally {
-    client.release();
+    try {
+      client.release();
+    } catch {
+      /* a failed `begin` released it already (see releaseOnFailedBegin) */
+    }
   }
 }
 

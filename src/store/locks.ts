@@ -8,7 +8,23 @@ import type pg from 'pg';
 import { rawClient, type Database } from './db.js';
 
 export interface TargetLock {
+  /**
+   * Aborted when the lock is lost while held: the database connection that holds it broke (a
+   * PostgreSQL restart, a network cut), and with it the lock. The holder must stop, since another
+   * process may now take the target.
+   */
+  lost: AbortSignal;
   release(): Promise<void>;
+}
+
+export class TargetLockLostError extends Error {
+  constructor(
+    readonly targetId: string,
+    cause: unknown,
+  ) {
+    super(`the lock on target "${targetId}" was lost with its database connection (${cause instanceof Error ? cause.message : String(cause)})`);
+    this.name = 'TargetLockLostError';
+  }
 }
 
 /** Namespace of tagledger's target locks (the first key of the two-key advisory lock). */
@@ -37,14 +53,27 @@ export async function tryLockTarget(db: Database, targetId: string): Promise<Tar
     conn.release();
     return null;
   }
+  // The server closing this connection (a restart: `terminating connection due to administrator
+  // command`) ends the lock with it; the holder is told, so that its scan stops.
+  const lost = new AbortController();
+  let broken: Error | null = null;
+  const onError = (err: Error) => {
+    broken = err;
+    lost.abort(new TargetLockLostError(targetId, err));
+  };
+  conn.on('error', onError);
   return {
+    lost: lost.signal,
     release: async () => {
       await inProcess.release();
       try {
+        if (broken) throw broken;
         await conn.query('SELECT pg_advisory_unlock($1, hashtext($2))', [TARGET_LOCK_CLASS, targetId]);
+        conn.off('error', onError);
         conn.release();
       } catch (err) {
         // A broken connection released the lock with it.
+        conn.off('error', onError);
         conn.release(err as Error);
       }
     },
@@ -54,5 +83,5 @@ export async function tryLockTarget(db: Database, targetId: string): Promise<Tar
 function lockInProcess(key: string): TargetLock | null {
   if (heldInProcess.has(key)) return null;
   heldInProcess.add(key);
-  return { release: async () => void heldInProcess.delete(key) };
+  return { lost: new AbortController().signal, release: async () => void heldInProcess.delete(key) };
 }

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
+import type { Readable } from 'node:stream';
 import { ECRClient, type ECRClientConfig } from '@aws-sdk/client-ecr';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { parseDuration } from '../../config/common.js';
@@ -56,7 +57,39 @@ export function createEcrClient(target: EcrTargetConfig, overrides: EcrClientOve
       clientConfig: { region: target.region, maxAttempts, requestHandler: { requestTimeout, throwOnRequestTimeout: true } },
     });
   }
-  return new ECRClient(config);
+  const client = new ECRClient(config);
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const started = Date.now();
+      const out = await next(args);
+      boundBody((out.response as { body?: unknown }).body, Math.max(1, requestTimeout - (Date.now() - started)), requestTimeout);
+      return out;
+    },
+    // Inside the deserializer (which reads the body) and inside the retries: once per attempt.
+    { step: 'deserialize', priority: 'low', name: 'tagledgerBodyDeadline' },
+  );
+  return client;
+}
+
+/**
+ * The SDK's requestTimeout stops counting once the response headers are in; a service (or a proxy)
+ * that then trickles the body would hold the call for ever. The rest of the body gets what is left
+ * of requestTimeout; past it the stream fails with a TimeoutError, which the SDK retries as transient.
+ * https://github.com/smithy-lang/smithy-typescript/blob/main/packages/node-http-handler/src/node-http-handler.ts
+ */
+function boundBody(body: unknown, remainingMs: number, requestTimeout: number): void {
+  const stream = body as Readable | undefined;
+  if (!stream || typeof stream.destroy !== 'function' || typeof stream.once !== 'function') return;
+  const timer = setTimeout(() => {
+    const err = new Error(`the response body did not arrive within requestTimeout (${requestTimeout} ms)`);
+    err.name = 'TimeoutError';
+    stream.destroy(err);
+  }, remainingMs);
+  timer.unref?.();
+  const done = () => clearTimeout(timer);
+  stream.once('end', done);
+  stream.once('close', done);
+  stream.once('error', done);
 }
 
 function tlsAgent(target: EcrTargetConfig): HttpsAgent {

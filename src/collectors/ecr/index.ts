@@ -3,9 +3,9 @@
  * digest through the AWS SDK, one complete repository at a time. See README.md.
  */
 import { paginateDescribeImages, paginateDescribeRepositories, type ECRClient } from '@aws-sdk/client-ecr';
-import pLimit from 'p-limit';
 import type { ProtectionSettings } from '../../audit/protection.js';
 import type { CollectorContext } from '../index.js';
+import { mapBounded } from '../bounded.js';
 import { repositoryFilter } from '../filter.js';
 import type { Collector, RepositoryResult, TagObservation } from '../types.js';
 import { createEcrClient, type EcrClientOverrides } from './client.js';
@@ -52,17 +52,9 @@ export function createEcrCollector(target: EcrTargetConfig, ctx: CollectorContex
         const selected = repositories.filter((r) => filter.matches(r.repositoryName));
         yield { kind: 'discovered', repositories: selected.length };
 
-        const limit = pLimit(concurrency);
-        const results = new CompletionQueue<RepositoryResult>();
-        for (const repo of selected) {
-          results.add(limit(() => (signal.aborted ? Promise.reject(abortReason(signal)) : readRepository(client, target, repo, signal))));
-        }
-        try {
-          for await (const result of results) yield result;
-        } catch (err) {
-          limit.clearQueue();
-          throw err;
-        }
+        // Reads run `concurrency` at a time and only as fast as the scan takes their results.
+        const reads = mapBounded(selected, concurrency, (repo) => (signal.aborted ? Promise.reject(abortReason(signal)) : readRepository(client, target, repo, signal)));
+        for await (const result of reads) yield result;
         yield { kind: 'listing', complete: true };
       } finally {
         client.destroy();
@@ -137,7 +129,7 @@ async function readRepository(client: ECRClient, target: EcrTargetConfig, repo: 
         digest: image.imageDigest,
         mediaType: image.imageManifestMediaType ?? null,
         pushedAt: image.imagePushedAt ?? null,
-        extra: compact({ imageStatus: image.imageStatus, imageSizeInBytes: image.imageSizeInBytes, artifactMediaType: image.artifactMediaType }),
+        extra: imageEvidence(image),
       });
     }
   }
@@ -207,45 +199,19 @@ function rawSettings(repo: EcrRepository): Record<string, unknown> {
   });
 }
 
+/** Per tag, so built directly rather than through `compact` (the same members, in the same order). */
+function imageEvidence(image: EcrImageDetail): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (image.imageStatus !== undefined) out.imageStatus = image.imageStatus;
+  if (image.imageSizeInBytes !== undefined) out.imageSizeInBytes = image.imageSizeInBytes;
+  if (image.artifactMediaType !== undefined) out.artifactMediaType = image.artifactMediaType;
+  return out;
+}
+
 function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function abortReason(signal: AbortSignal, err?: unknown): unknown {
   return signal.reason ?? err ?? new DOMException('The operation was aborted', 'AbortError');
-}
-
-/** Yields promised values in the order they settle; a rejection is rethrown to the reader. */
-class CompletionQueue<T> implements AsyncIterable<T> {
-  private pending = 0;
-  private readonly settled: Array<{ ok: true; value: T } | { ok: false; error: unknown }> = [];
-  private wake: (() => void) | null = null;
-
-  add(p: Promise<T>): void {
-    this.pending++;
-    p.then(
-      (value) => this.push({ ok: true, value }),
-      (error: unknown) => this.push({ ok: false, error }),
-    );
-  }
-
-  private push(r: { ok: true; value: T } | { ok: false; error: unknown }): void {
-    this.pending--;
-    this.settled.push(r);
-    this.wake?.();
-    this.wake = null;
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      const next = this.settled.shift();
-      if (next) {
-        if (!next.ok) throw next.error;
-        yield next.value;
-        continue;
-      }
-      if (this.pending === 0) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
 }

@@ -106,7 +106,7 @@ export function createHarborCollector(target: HarborTargetConfig, ctx: Collector
         const reads = repositories.map((repo) =>
           limit(() => {
             signal.throwIfAborted();
-            return readRepository(client, { project: project.name, name: repo.name, rules: listed.rules, host, threshold }, signal);
+            return readRepository(client, { project: project.name, name: repo.name, artifactCount: repo.artifact_count ?? null, rules: listed.rules, host, threshold }, signal);
           }),
         );
         try {
@@ -172,6 +172,8 @@ type ReadResult = Extract<RepositoryResult, { kind: 'observed' }> | { kind: 'err
 interface RepositoryToRead {
   project: string;
   name: string;
+  /** Artifacts the repository listing counted, when it said. */
+  artifactCount: number | null;
   rules: ListedProject['rules'];
   host: string;
   threshold: number;
@@ -194,7 +196,13 @@ async function readRepository(client: HarborClient, r: RepositoryToRead, signal:
   let lastChange: HarborListingChangedError | null = null;
   for (let attempt = 0; attempt < CONSISTENT_READ_ATTEMPTS; attempt++) {
     try {
-      const tags = await readTags(client, r.project, inProject, r.threshold, signal);
+      const tags = await readTags(client, r.project, inProject, r.threshold, signal, r.artifactCount);
+      if (tags === null) {
+        // Harbor lists the artifacts of a repository that no longer exists as an empty list, without
+        // a 404: one listed with artifacts and read as empty was deleted in between. Like a 404, that
+        // is "vanished"; the next complete listing calls it gone.
+        return { kind: 'error', repository: r.name, code: 'vanished', cause: `Harbor artifacts of repository "${r.name}": listed with ${r.artifactCount} artifact(s), then read as empty (deleted during the scan?)`, unavailable: false };
+      }
       return {
         kind: 'observed',
         observation: {
@@ -221,8 +229,18 @@ async function readRepository(client: HarborClient, r: RepositoryToRead, signal:
   return { kind: 'error', repository: r.name, code: 'failed', cause: `${lastChange!.message} (read ${CONSISTENT_READ_ATTEMPTS} times)`, unavailable: false };
 }
 
-/** Every tag of the repository, or an error: never a partial list. */
-async function readTags(client: HarborClient, project: string, inProject: string, threshold: number, signal: AbortSignal): Promise<TagObservation[]> {
+/**
+ * Every tag of the repository, or an error: never a partial list. Null when the repository was listed
+ * with artifacts but none were read (it was deleted in between).
+ */
+async function readTags(
+  client: HarborClient,
+  project: string,
+  inProject: string,
+  threshold: number,
+  signal: AbortSignal,
+  listedArtifacts: number | null,
+): Promise<TagObservation[] | null> {
   const what = `Harbor artifacts of repository "${project}/${inProject}"`;
   const artifacts = await client.listAll(
     paths.artifacts(project, inProject),
@@ -232,6 +250,7 @@ async function readTags(client: HarborClient, project: string, inProject: string
     what,
     signal,
   );
+  if (artifacts.length === 0 && listedArtifacts !== null && listedArtifacts > 0) return null;
   const out: TagObservation[] = [];
   const seen = new Map<string, string>();
   for (const artifact of artifacts) {

@@ -40,6 +40,8 @@ export type HarborImmutableRuleDoc = z.infer<typeof HarborImmutableRuleDoc>;
 export const HarborRepository = z.object({
   /** The full name, project prefix included: `team-a/svc/api`. */
   name: z.string().min(1),
+  /** How many artifacts the repository held when it was listed (x-omitempty: false). */
+  artifact_count: z.number().int().nonnegative().optional(),
 });
 export type HarborRepository = z.infer<typeof HarborRepository>;
 

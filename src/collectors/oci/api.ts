@@ -37,9 +37,8 @@ export class RegistryApi {
 
   /** Repository names, page by page. */
   async *catalog(signal: AbortSignal): AsyncGenerator<string[]> {
-    for await (const page of this.pages(this.url(`/v2/_catalog?n=${this.pageSize}`), 'registry:catalog:*', CatalogPage, signal)) {
-      yield page.repositories ?? [];
-    }
+    const pages = this.pages(this.url(`/v2/_catalog?n=${this.pageSize}`), 'registry:catalog:*', CatalogPage, (page) => page.repositories ?? [], signal);
+    for await (const page of pages) yield page.repositories ?? [];
   }
 
   /**
@@ -49,7 +48,7 @@ export class RegistryApi {
   async tags(repository: string, signal: AbortSignal): Promise<string[]> {
     const tags = new Set<string>();
     const url = this.url(`/v2/${encodeName(repository)}/tags/list?n=${this.pageSize}`);
-    for await (const page of this.pages(url, scopeOf(repository), TagsPage, signal)) {
+    for await (const page of this.pages(url, scopeOf(repository), TagsPage, (p) => p.tags ?? [], signal)) {
       for (const tag of page.tags ?? []) tags.add(tag);
     }
     return [...tags];
@@ -83,21 +82,41 @@ export class RegistryApi {
     return { tag, digest, mediaType: type, pushedAt: null };
   }
 
-  /** Follows `Link: <...>; rel="next"` from `first` until there is none. */
-  private async *pages<S extends z.ZodType>(first: string, scope: string, schema: S, signal: AbortSignal): AsyncGenerator<z.infer<S>> {
+  /**
+   * Follows `Link: <...>; rel="next"` from `first` until there is none. A page that names nothing
+   * new yet links onward (a registry ignoring `last` while sending Links) would page for ever, and
+   * so would a Link back to a page already read: both are refused.
+   */
+  private async *pages<S extends z.ZodType>(
+    first: string,
+    scope: string,
+    schema: S,
+    namesOf: (page: z.infer<S>) => string[],
+    signal: AbortSignal,
+  ): AsyncGenerator<z.infer<S>> {
     const seen = new Set<string>();
+    const names = new Set<string>();
     let url: string | null = first;
     while (url !== null) {
-      if (seen.has(url) || seen.size >= MAX_PAGES) {
+      if (seen.has(url)) {
         throw new MalformedResponseError(`GET ${stripCredentials(url)}: the registry's Link headers lead back to a page already read (pagination loop)`);
       }
+      if (seen.size >= MAX_PAGES) throw new MalformedResponseError(`GET ${stripCredentials(url)}: more than ${MAX_PAGES} pages; the listing is not ending`);
       seen.add(url);
       const res = await this.client.request('GET', url, { scope, signal });
       if (res.status !== 200) throw httpError('GET', url, res);
-      yield parseJson(schema, res.body.toString(), `GET ${stripCredentials(url)}`);
+      const page = parseJson(schema, res.body.toString(), `GET ${stripCredentials(url)}`);
+      yield page;
       const next = nextLink(res.headers.link as string | string[] | undefined, url);
       if (next !== null && new URL(next).origin !== this.origin.origin) {
         throw new MalformedResponseError(`GET ${stripCredentials(url)}: the Link header points to another origin (${new URL(next).origin}); it is not followed with this registry's credentials`);
+      }
+      const before = names.size;
+      for (const name of namesOf(page)) names.add(name);
+      if (next !== null && names.size === before) {
+        throw new MalformedResponseError(
+          `GET ${stripCredentials(url)}: page ${seen.size} lists nothing new but links to another page (pagination loop: the listing would never end; does the registry ignore "last"?)`,
+        );
       }
       url = next;
     }

@@ -81,9 +81,9 @@ export interface EcrEmulator {
   failOperation(operation: EcrOperation, opts: EcrFailureOptions): void;
   /**
    * The repeating-token fault: every page after the first answers with the same `nextToken` it
-   * was given, so a client that does not notice pages forever.
+   * was given, so a client that does not notice pages forever. Returns a function that ends the fault.
    */
-  repeatNextToken(opts: { operation: EcrOperation; repository?: string }): void;
+  repeatNextToken(opts: { operation: EcrOperation; repository?: string }): () => void;
   /** Runs `fn` right after the next answered call of `operation` (e.g. delete a repository mid-scan). */
   afterOperation(operation: EcrOperation, fn: (body: Record<string, unknown>) => void): void;
   close(): Promise<void>;
@@ -194,7 +194,12 @@ export async function startEcrEmulator(opts: EcrEmulatorOptions = {}): Promise<E
       });
     },
     repeatNextToken(r) {
-      repeating.push(r);
+      const entry = { ...r };
+      repeating.push(entry);
+      return () => {
+        const i = repeating.indexOf(entry);
+        if (i >= 0) repeating.splice(i, 1);
+      };
     },
     afterOperation(operation, fn) {
       hooks.push({ operation, fn });

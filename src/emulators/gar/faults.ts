@@ -36,6 +36,11 @@ export interface GarFault {
   /** Answer with this gRPC status. */
   code?: GrpcStatus;
   message?: string;
+  /**
+   * Answer normally, but with the response changed by this function (a page token handed back again,
+   * a malformed resource name): the misbehaviour a status code cannot express.
+   */
+  transform?: (response: Record<string, unknown>, call: GarEmulatorCall) => Record<string, unknown>;
 }
 
 /** What Artifact Registry says with each status, near enough. */
@@ -63,12 +68,20 @@ export class GarFaultInjector {
 
   /** Applies the first matching fault: waits, then returns the status to answer with (or null). */
   async apply(call: GarEmulatorCall): Promise<{ code: GrpcStatus; details: string } | null> {
-    const fault = this.faults.find((f) => f.remaining > 0 && matches(f, call));
+    const fault = this.faults.find((f) => f.remaining > 0 && !f.transform && matches(f, call));
     if (!fault) return null;
     fault.remaining -= 1;
     if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault.code === undefined) return null;
     return { code: fault.code, details: fault.message ?? DEFAULT_MESSAGES[fault.code] ?? 'injected fault' };
+  }
+
+  /** The response after the first matching `transform` fault (unchanged when none matches). */
+  transform(call: GarEmulatorCall, response: object): object {
+    const fault = this.faults.find((f) => f.remaining > 0 && f.transform && matches(f, call));
+    if (!fault) return response;
+    fault.remaining -= 1;
+    return fault.transform!(response as Record<string, unknown>, call);
   }
 }
 

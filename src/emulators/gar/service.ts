@@ -56,7 +56,7 @@ function unary(ctx: GarServiceContext, method: GarMethod, impl: (req: Request) =
         ctx.quota.charge(locationOf(recorded.resource));
         const hook = ctx.hooks.findIndex((h) => h.method === method && (!h.pagesAfterFirst || recorded.pageToken));
         if (hook >= 0) ctx.hooks.splice(hook, 1)[0].fn(recorded);
-        callback(null, impl(req));
+        callback(null, ctx.faults.transform(recorded, impl(req)));
       } catch (err) {
         if (err instanceof GarEmulatorError) callback({ code: err.code, details: err.message });
         else callback({ code: GrpcStatus.INTERNAL, details: `emulator error: ${(err as Error).message}` });

@@ -2,16 +2,18 @@
  * Records one COMPLETE repository observation: repository row, settings change, tag state, tag
  * events and the scan's snapshot row. Run it inside one transaction per repository.
  *
- * Tag rows are written only when something about the tag changed, so an unchanged repository costs
- * one snapshot row. Bulk writes go through `unnest(...)` arrays: the query builder is far too slow for
- * repositories with tens of thousands of tags.
+ * Tag rows are written only when something about the tag changed, and an unchanged repository
+ * (same state hash, same settings) costs one read of its repository row and one snapshot row: its
+ * tag rows are not even read. Bulk writes go through `unnest(...)` arrays: the query builder is far
+ * too slow for repositories with tens of thousands of tags.
  */
+import { createHash } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db.js';
 import { repositories, repositoryEvents, repositorySnapshots, tags } from '../schema/index.js';
-import type { RepositoryObservation } from '../../collectors/types.js';
+import type { RepositoryObservation, TagObservation } from '../../collectors/types.js';
 import { diffTags, repositoryGoneEvents, tagMapHash, type KnownTag, type TagEvent } from '../../audit/diff.js';
-import { protectionFor, type ProtectionSettings } from '../../audit/protection.js';
+import { protectionFor, type ProtectionSettings, type ProtectionVerdict } from '../../audit/protection.js';
 import { stableJson } from './json.js';
 import { ChainCursor, GENESIS } from '../../audit/chain.js';
 
@@ -71,85 +73,239 @@ interface KnownTagRow extends KnownTag {
   extra: string | null;
 }
 
+/** One observed tag as its row stores it. */
+interface ObservedRow {
+  name: string;
+  digest: string;
+  mediaType: string | null;
+  pushedAt: string | null;
+  present: boolean;
+  protected: boolean;
+  reason: string;
+  /** Evidence as stable JSON (sorted keys), or null. */
+  extra: string | null;
+}
+
+function observedRow(t: TagObservation, v: ProtectionVerdict): ObservedRow {
+  return {
+    name: t.tag,
+    digest: t.digest,
+    mediaType: t.mediaType,
+    pushedAt: t.pushedAt ? t.pushedAt.toISOString() : null,
+    present: true,
+    protected: v.protected,
+    reason: v.reason,
+    extra: t.extra ? evidenceJson(t.extra) : null,
+  };
+}
+
+/**
+ * stableJson of a tag's evidence. Collectors give small flat objects; those are written directly
+ * (same text as stableJson: keys sorted, undefined members left out), anything nested the general way.
+ */
+function evidenceJson(extra: Record<string, unknown>): string {
+  const keys = Object.keys(extra).sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = extra[k];
+    if (v === undefined) continue;
+    if (v !== null && typeof v === 'object') return stableJson(extra);
+    const text = JSON.stringify(v);
+    if (text === undefined) return stableJson(extra);
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${text}`;
+  }
+  return `${out}}`;
+}
+
+/**
+ * `repositories.state_hash`: sha256 over what a tag row stores for every observed tag, whatever
+ * the order of the tags. Equal hashes mean the observation would write no tag row and record no tag
+ * event. This runs for every tag of every re-scan, so it is built to be cheap: tags in name order,
+ * one line each (name and digest, validated to hold no spaces; media type and protection reason as
+ * numbers into sorted tables of the repository's distinct values, which are hashed first; pushed-at
+ * in epoch milliseconds; the evidence member by member, strings length-prefixed), one hash update.
+ * Evidence is taken in the order the collector built it: a collector that orders its members
+ * differently one day costs one full comparison, never a missed change.
+ */
+export function tagStateHash(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[]): string {
+  return repositoryHashes(tags, verdicts).stateHash;
+}
+
+/**
+ * The state hash and, from the same ordering, the snapshot's `tagsHash` (tagMapHash: sha256 over
+ * the sorted `tag digest` lines; for tags without spaces or control characters, ordering by tag is
+ * ordering by line). Anything unusual (such characters, a tag listed twice) takes tagMapHash itself.
+ */
+function repositoryHashes(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[]): { stateHash: string; tagsHash: string } {
+  const order = tags.map((_, i) => i).sort((a, b) => (tags[a].tag < tags[b].tag ? -1 : tags[a].tag > tags[b].tag ? 1 : 0));
+  const mediaTypes = numbered(tags.map((t) => t.mediaType ?? ''));
+  const reasons = numbered(verdicts.map((v) => v.reason));
+  let text = `${JSON.stringify([...mediaTypes.keys()])}\n${JSON.stringify([...reasons.keys()])}\n`;
+  let map = '';
+  let usual = true;
+  let previous: string | null = null;
+  for (const i of order) {
+    const t = tags[i];
+    const v = verdicts[i];
+    if (t.tag === previous || !PLAIN.test(t.tag)) usual = false;
+    previous = t.tag;
+    text +=
+      `${t.tag} ${t.digest} ${t.mediaType === null ? '-' : mediaTypes.get(t.mediaType)} ${t.pushedAt ? t.pushedAt.getTime() : '-'} ` +
+      `${v.protected ? 1 : 0}${reasons.get(v.reason)} ${t.extra ? evidenceText(t.extra) : '-'}\n`;
+    map += `${t.tag} ${t.digest}\n`;
+  }
+  return {
+    stateHash: `v1:${createHash('sha256').update(text).digest('hex')}`,
+    tagsHash: usual ? `sha256:${createHash('sha256').update(map).digest('hex')}` : tagMapHash(tags),
+  };
+}
+
+/** No spaces or control characters: what registries allow in tags anyway. */
+const PLAIN = /^[^\x00-\x20]+$/;
+
+/** The distinct values, sorted, each with its position. */
+function numbered(values: string[]): Map<string, number> {
+  const sorted = [...new Set(values)].sort();
+  return new Map(sorted.map((v, i) => [v, i]));
+}
+
+/** Evidence as unambiguous text: member names and strings length-prefixed, nested values as JSON. */
+function evidenceText(extra: Record<string, unknown>): string {
+  let out = '';
+  for (const k in extra) {
+    const v = extra[k];
+    let value: string;
+    if (typeof v === 'string') value = `s${v.length}:${v}`;
+    else if (typeof v === 'number') value = `n${v};`;
+    else if (typeof v === 'boolean') value = v ? 'T' : 'F';
+    else if (v === null) value = 'Z';
+    else if (v === undefined) value = 'U';
+    else {
+      const json = JSON.stringify(v) ?? '';
+      value = `j${json.length}:${json}`;
+    }
+    out += `${k.length}:${k}${value}`;
+  }
+  return out;
+}
+
 export async function recordObservation(
   db: Database,
   p: { targetId: string; scanId: number; observedAt: Date; observation: RepositoryObservation },
 ): Promise<RecordResult> {
   const { observation: obs, observedAt, scanId } = p;
   const repoEvents: Array<Omit<RecordedRepositoryEvent, 'id'>> = [];
+  const settings = obs.protection as ProtectionSettings;
+  const verdicts = obs.tags.map((t) => protectionFor(settings, t.tag));
+  const { stateHash, tagsHash } = repositoryHashes(obs.tags, verdicts);
 
   const [existing] = await db
-    .select({ id: repositories.id, protection: repositories.protection, goneAt: repositories.goneAt, chainSeq: repositories.chainSeq, chainHead: repositories.chainHead })
+    .select({
+      id: repositories.id,
+      protection: repositories.protection,
+      pullReference: repositories.pullReference,
+      rawSettings: repositories.rawSettings,
+      goneAt: repositories.goneAt,
+      chainSeq: repositories.chainSeq,
+      chainHead: repositories.chainHead,
+      stateHash: repositories.stateHash,
+    })
     .from(repositories)
     .where(and(eq(repositories.targetId, p.targetId), eq(repositories.name, obs.repository)));
 
   let repositoryId: number;
+  /** The repository row still says what it said: no need to write it. */
+  let rowUnchanged = false;
   if (!existing) {
     const [row] = await db
       .insert(repositories)
-      .values({ targetId: p.targetId, name: obs.repository, pullReference: obs.pullReference, firstSeenAt: observedAt, protection: obs.protection, rawSettings: obs.raw ?? null })
+      .values({ targetId: p.targetId, name: obs.repository, pullReference: obs.pullReference, firstSeenAt: observedAt, protection: obs.protection, rawSettings: obs.raw ?? null, stateHash })
       .returning({ id: repositories.id });
     repositoryId = row.id;
     repoEvents.push({ kind: 'discovered', before: null, after: obs.protection });
   } else {
     repositoryId = existing.id;
     if (existing.goneAt) repoEvents.push({ kind: 'back', before: null, after: null });
-    if (stableJson(existing.protection) !== stableJson(obs.protection)) {
-      repoEvents.push({ kind: 'settings_changed', before: existing.protection, after: obs.protection });
-    }
-    await db
-      .update(repositories)
-      .set({ pullReference: obs.pullReference, protection: obs.protection, rawSettings: obs.raw ?? null, goneAt: null })
-      .where(eq(repositories.id, repositoryId));
+    const sameSettings = stableJson(existing.protection) === stableJson(obs.protection);
+    if (!sameSettings) repoEvents.push({ kind: 'settings_changed', before: existing.protection, after: obs.protection });
+    rowUnchanged =
+      sameSettings &&
+      !existing.goneAt &&
+      existing.stateHash === stateHash &&
+      existing.pullReference === obs.pullReference &&
+      stableJson(existing.rawSettings ?? null) === stableJson(obs.raw ?? null);
   }
 
-  const known = await loadKnownTags(db, repositoryId);
-  const events = diffTags(known.values(), obs.tags);
-  const verdicts = new Map(obs.tags.map((t) => [t.tag, protectionFor(obs.protection as ProtectionSettings, t.tag)]));
+  // Nothing stored per tag can differ when the state hash is the same and the repository was
+  // neither gone nor re-configured: the tags are not read, compared or written.
+  const tagsUnchanged = existing !== undefined && repoEvents.length === 0 && existing.stateHash === stateHash;
+  let unsaved: RecordedTagEvent[] = [];
+  if (!tagsUnchanged) {
+    // A repository seen for the first time has no tag rows to read.
+    const known = existing ? await loadKnownTags(db, repositoryId) : new Map<string, KnownTagRow>();
+    const events = diffTags(known.values(), obs.tags);
+    const observed = obs.tags.map((t, i) => observedRow(t, verdicts[i]));
+    const byName = new Map(observed.map((r) => [r.name, r]));
 
-  // Rows to write: new, moved, restored, or with changed protection / evidence.
-  const upserts: UpsertRow[] = [];
-  for (const t of obs.tags) {
-    const v = verdicts.get(t.tag)!;
-    const k = known.get(t.tag);
-    const extra = t.extra ? stableJson(t.extra) : null;
-    const pushedAt = t.pushedAt ? t.pushedAt.toISOString() : null;
-    if (
-      !k ||
-      !k.present ||
-      k.digest !== t.digest ||
-      k.protected !== v.protected ||
-      k.protectionReason !== v.reason ||
-      k.mediaType !== t.mediaType ||
-      (k.pushedAt ? k.pushedAt.toISOString() : null) !== pushedAt ||
-      k.extra !== extra
-    ) {
-      upserts.push({ name: t.tag, digest: t.digest, mediaType: t.mediaType, pushedAt, present: true, protected: v.protected, reason: v.reason, extra });
+    // Rows to write: new, moved, restored, or with changed protection / evidence.
+    const upserts: UpsertRow[] = [];
+    for (const o of observed) {
+      const k = known.get(o.name);
+      if (
+        !k ||
+        !k.present ||
+        k.digest !== o.digest ||
+        k.protected !== o.protected ||
+        k.protectionReason !== o.reason ||
+        k.mediaType !== o.mediaType ||
+        (k.pushedAt ? k.pushedAt.toISOString() : null) !== o.pushedAt ||
+        k.extra !== o.extra
+      ) {
+        upserts.push(o);
+      }
     }
-  }
-  const unsaved = events.map((e) => {
-    const v = verdicts.get(e.tag) ?? { protected: known.get(e.tag)!.protected, reason: known.get(e.tag)!.protectionReason };
-    return { ...e, protected: v.protected, protectionReason: v.reason };
-  });
-  for (const e of unsaved) {
-    if (e.kind === 'deleted') {
-      const k = known.get(e.tag)!;
-      upserts.push({ name: e.tag, digest: k.digest, mediaType: k.mediaType, pushedAt: k.pushedAt?.toISOString() ?? null, present: false, protected: k.protected, reason: k.protectionReason, extra: k.extra });
+    unsaved = events.map((e) => {
+      const o = byName.get(e.tag);
+      const k = o ? undefined : known.get(e.tag)!;
+      return { kind: e.kind, tag: e.tag, digest: e.digest, previousDigest: e.previousDigest, protected: o ? o.protected : k!.protected, protectionReason: o ? o.reason : k!.protectionReason, id: 0 };
+    });
+    for (const e of unsaved) {
+      if (e.kind === 'deleted') {
+        const k = known.get(e.tag)!;
+        upserts.push({ name: e.tag, digest: k.digest, mediaType: k.mediaType, pushedAt: k.pushedAt?.toISOString() ?? null, present: false, protected: k.protected, reason: k.protectionReason, extra: k.extra });
+      }
     }
+    await upsertTags(db, repositoryId, observedAt, upserts, { fresh: !existing });
   }
 
-  await upsertTags(db, repositoryId, observedAt, upserts);
-  const chain: ChainContext = { cursor: new ChainCursor(existing?.chainSeq ?? 0, existing?.chainHead ?? GENESIS), target: p.targetId, repository: obs.repository };
+  const previousSeq = existing?.chainSeq ?? 0;
+  const chain: ChainContext = { cursor: new ChainCursor(previousSeq, existing?.chainHead ?? GENESIS), target: p.targetId, repository: obs.repository };
   const savedRepoEvents = await insertRepositoryEvents(db, repositoryId, scanId, observedAt, repoEvents, chain);
   const recorded = await insertTagEvents(db, repositoryId, scanId, observedAt, unsaved, chain);
-  await saveChainHead(db, repositoryId, chain, existing?.chainSeq ?? 0);
-  const chainHead = chain.cursor.seq === (existing?.chainSeq ?? 0) ? null : chain.cursor.head;
+  const chainMoved = chain.cursor.seq !== previousSeq;
+  if (existing && (!rowUnchanged || chainMoved)) {
+    // One write of the repository row: settings, evidence, presence, state hash and chain head.
+    await db
+      .update(repositories)
+      .set({
+        pullReference: obs.pullReference,
+        protection: obs.protection,
+        rawSettings: obs.raw ?? null,
+        goneAt: null,
+        stateHash,
+        ...(chainMoved ? { chainSeq: chain.cursor.seq, chainHead: chain.cursor.head } : {}),
+      })
+      .where(eq(repositories.id, repositoryId));
+  } else if (!existing && chainMoved) {
+    await saveChainHead(db, repositoryId, chain, previousSeq);
+  }
+  const chainHead = chainMoved ? chain.cursor.head : null;
   await db.insert(repositorySnapshots).values({
     repositoryId,
     scanId,
     observedAt,
     tagCount: obs.tags.length,
-    tagsHash: tagMapHash(obs.tags),
+    tagsHash,
     protection: obs.protection,
   });
   return {
@@ -158,10 +314,7 @@ export async function recordObservation(
     repositoryEvents: savedRepoEvents,
     previousProtection: existing ? (existing.protection as ProtectionSettings) : null,
     protection: obs.protection,
-    tags: obs.tags.map((t) => {
-      const v = verdicts.get(t.tag)!;
-      return { tag: t.tag, digest: t.digest, protected: v.protected, reason: v.reason, extra: t.extra ?? null };
-    }),
+    tags: obs.tags.map((t, i) => ({ tag: t.tag, digest: t.digest, protected: verdicts[i].protected, reason: verdicts[i].reason, extra: t.extra ?? null })),
     chainHead,
   };
 }
@@ -205,9 +358,9 @@ export async function recordRepositoryGone(
 ): Promise<RecordResult> {
   const known = await loadKnownTags(db, p.repositoryId);
   const events = repositoryGoneEvents(known.values());
-  const unsaved = events.map((e) => {
+  const unsaved = events.map((e): RecordedTagEvent => {
     const k = known.get(e.tag)!;
-    return { ...e, protected: k.protected, protectionReason: k.protectionReason };
+    return { ...e, protected: k.protected, protectionReason: k.protectionReason, id: 0 };
   });
   const [repo] = await db
     .select({ protection: repositories.protection, name: repositories.name, targetId: repositories.targetId, chainSeq: repositories.chainSeq, chainHead: repositories.chainHead })
@@ -219,7 +372,7 @@ export async function recordRepositoryGone(
     .where(and(eq(tags.repositoryId, p.repositoryId), eq(tags.present, true)));
   const chain: ChainContext = { cursor: new ChainCursor(repo.chainSeq, repo.chainHead ?? GENESIS), target: repo.targetId, repository: repo.name };
   const recorded = await insertTagEvents(db, p.repositoryId, p.scanId, p.observedAt, unsaved, chain);
-  await db.update(repositories).set({ goneAt: p.observedAt }).where(eq(repositories.id, p.repositoryId));
+  await db.update(repositories).set({ goneAt: p.observedAt, stateHash: null }).where(eq(repositories.id, p.repositoryId));
   const saved = await insertRepositoryEvents(db, p.repositoryId, p.scanId, p.observedAt, [{ kind: 'gone', before: null, after: null }], chain);
   await saveChainHead(db, p.repositoryId, chain, repo.chainSeq);
   const protection = repo.protection as ProtectionSettings;
@@ -256,20 +409,43 @@ async function loadKnownTags(db: Database, repositoryId: number): Promise<Map<st
   return map;
 }
 
-interface UpsertRow {
-  name: string;
-  digest: string;
-  mediaType: string | null;
-  pushedAt: string | null;
-  present: boolean;
-  protected: boolean;
-  reason: string;
-  extra: string | null;
+type UpsertRow = ObservedRow;
+
+/**
+ * A PostgreSQL array literal (`{"a","b",NULL}`) of one field of `rows`, sent as one text parameter.
+ * node-postgres would escape every element with two regular expressions; a first scan sends millions.
+ * https://www.postgresql.org/docs/15/arrays.html#ARRAYS-IO
+ */
+function textArray<T>(rows: readonly T[], field: (row: T) => string | null): string {
+  let out = '{';
+  for (let i = 0; i < rows.length; i++) {
+    const v = field(rows[i]);
+    if (i) out += ',';
+    if (v === null) out += 'NULL';
+    else out += `"${v.includes('"') || v.includes('\\') ? v.replace(/["\\]/g, '\\$&') : v}"`;
+  }
+  return `${out}}`;
+}
+
+function booleanArray<T>(rows: readonly T[], field: (row: T) => boolean): string {
+  let out = '{';
+  for (let i = 0; i < rows.length; i++) out += `${i ? ',' : ''}${field(rows[i]) ? 't' : 'f'}`;
+  return `${out}}`;
 }
 
 const CHUNK = 5000;
 
-async function upsertTags(db: Database, repositoryId: number, at: Date, rows: UpsertRow[]): Promise<void> {
+/**
+ * Writes tag rows. `fresh`: the repository was created in this transaction, so no row can exist
+ * yet and a plain INSERT does (no conflict handling).
+ */
+async function upsertTags(db: Database, repositoryId: number, at: Date, rows: UpsertRow[], opts: { fresh: boolean }): Promise<void> {
+  const conflict = opts.fresh
+    ? sql``
+    : sql`ON CONFLICT (repository_id, name) DO UPDATE SET
+        digest = excluded.digest, media_type = excluded.media_type, pushed_at = excluded.pushed_at,
+        changed_at = excluded.changed_at, present = excluded.present, protected = excluded.protected,
+        protection_reason = excluded.protection_reason, extra = excluded.extra`;
   for (let i = 0; i < rows.length; i += CHUNK) {
     const c = rows.slice(i, i + CHUNK);
     await db.execute(sql`
@@ -277,19 +453,16 @@ async function upsertTags(db: Database, repositoryId: number, at: Date, rows: Up
       SELECT ${repositoryId}, u.name, u.digest, u.media_type, u.pushed_at, ${at.toISOString()}::timestamptz, ${at.toISOString()}::timestamptz,
              u.present, u.protected, u.reason, u.extra
       FROM unnest(
-        ${sql.param(c.map((r) => r.name))}::text[],
-        ${sql.param(c.map((r) => r.digest))}::text[],
-        ${sql.param(c.map((r) => r.mediaType))}::text[],
-        ${sql.param(c.map((r) => r.pushedAt))}::timestamptz[],
-        ${sql.param(c.map((r) => r.present))}::boolean[],
-        ${sql.param(c.map((r) => r.protected))}::boolean[],
-        ${sql.param(c.map((r) => r.reason))}::text[],
-        ${sql.param(c.map((r) => r.extra))}::jsonb[]
+        ${textArray(c, (r) => r.name)}::text[],
+        ${textArray(c, (r) => r.digest)}::text[],
+        ${textArray(c, (r) => r.mediaType)}::text[],
+        ${textArray(c, (r) => r.pushedAt)}::timestamptz[],
+        ${booleanArray(c, (r) => r.present)}::boolean[],
+        ${booleanArray(c, (r) => r.protected)}::boolean[],
+        ${textArray(c, (r) => r.reason)}::text[],
+        ${textArray(c, (r) => r.extra)}::jsonb[]
       ) AS u(name, digest, media_type, pushed_at, present, protected, reason, extra)
-      ON CONFLICT (repository_id, name) DO UPDATE SET
-        digest = excluded.digest, media_type = excluded.media_type, pushed_at = excluded.pushed_at,
-        changed_at = excluded.changed_at, present = excluded.present, protected = excluded.protected,
-        protection_reason = excluded.protection_reason, extra = excluded.extra`);
+      ${conflict}`);
   }
 }
 
@@ -298,10 +471,10 @@ async function insertTagEvents(
   repositoryId: number,
   scanId: number,
   at: Date,
-  events: Array<Omit<RecordedTagEvent, 'id'>>,
+  events: RecordedTagEvent[],
   chain: ChainContext,
 ): Promise<RecordedTagEvent[]> {
-  const saved: RecordedTagEvent[] = [];
+  // Each event gets its row id in place: the same objects are returned.
   const observedAt = at.toISOString();
   for (let i = 0; i < events.length; i += CHUNK) {
     const c = events.slice(i, i + CHUNK);
@@ -324,20 +497,20 @@ async function insertTagEvents(
       INSERT INTO tag_events (repository_id, tag, kind, digest, previous_digest, protected, protection_reason, observed_at, scan_id, chain_seq, hash)
       SELECT ${repositoryId}, u.tag, u.kind, u.digest, u.previous_digest, u.protected, u.reason, ${observedAt}::timestamptz, ${scanId}, u.seq, u.hash
       FROM unnest(
-        ${sql.param(c.map((e) => e.tag))}::text[],
-        ${sql.param(c.map((e) => e.kind))}::text[],
-        ${sql.param(c.map((e) => e.digest))}::text[],
-        ${sql.param(c.map((e) => e.previousDigest))}::text[],
-        ${sql.param(c.map((e) => e.protected))}::boolean[],
-        ${sql.param(c.map((e) => e.protectionReason))}::text[],
-        ${sql.param(links.map((l) => l.seq))}::bigint[],
-        ${sql.param(links.map((l) => l.hash))}::text[]
+        ${textArray(c, (e) => e.tag)}::text[],
+        ${textArray(c, (e) => e.kind)}::text[],
+        ${textArray(c, (e) => e.digest)}::text[],
+        ${textArray(c, (e) => e.previousDigest)}::text[],
+        ${booleanArray(c, (e) => e.protected)}::boolean[],
+        ${textArray(c, (e) => e.protectionReason)}::text[],
+        ${textArray(links, (l) => String(l.seq))}::bigint[],
+        ${textArray(links, (l) => l.hash)}::text[]
       ) AS u(tag, kind, digest, previous_digest, protected, reason, seq, hash)
       ORDER BY u.seq
       RETURNING id, tag`)) as unknown as { rows: Array<{ id: string | number; tag: string }> };
     // Each tag appears once per batch of events, so ids map back by tag.
     const ids = new Map(res.rows.map((r) => [r.tag, Number(r.id)]));
-    for (const e of c) saved.push({ ...e, id: ids.get(e.tag)! });
+    for (const e of c) e.id = ids.get(e.tag)!;
   }
-  return saved;
+  return events;
 }
