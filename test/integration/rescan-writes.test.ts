@@ -1,0 +1,152 @@
+/**
+ * What a re-scan writes. An unchanged repository is recognised by its state hash and costs one
+ * snapshot row (no tag row read or written); anything a tag row stores that changed without a
+ * digest change (evidence, media type, pushed-at, protection) is still written; several repository
+ * transactions in flight keep the scan's results in the collector's order.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { sql } from 'drizzle-orm';
+import { runScan } from '../../src/scheduler/run-scan.js';
+import { currentTags } from '../../src/store/queries/tags.js';
+import { tagHistory } from '../../src/store/queries/history.js';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { complete, digest, observed, scriptedCollector } from '../helpers/scripted-collector.js';
+import type { TargetConfig } from '../../src/config/schema.js';
+import type { RepositoryResult } from '../../src/collectors/types.js';
+import type { Database } from '../../src/store/db.js';
+import { tagMapHash } from '../../src/audit/diff.js';
+import type { ProtectionSettings } from '../../src/audit/protection.js';
+
+const logger = pino({ level: 'silent' });
+const target = { id: 'local', kind: 'oci', url: 'http://127.0.0.1:1', insecureSkipTlsVerify: false } as TargetConfig;
+const TABLES = ['targets', 'scans', 'repositories', 'repository_events', 'repository_snapshots', 'tags', 'tag_events', 'findings', 'alerts'];
+
+let t: TestDatabase;
+beforeEach(async () => {
+  t = await openTestDatabase();
+});
+afterEach(async () => {
+  await t.close();
+});
+
+let clock = Date.parse('2026-05-01T00:00:00Z');
+const now = () => new Date((clock += 1000));
+const scan = (results: RepositoryResult[], storeConcurrency?: number) =>
+  runScan(t.db, target, { logger, collector: scriptedCollector('local', results), now, storeConcurrency });
+
+async function rows<T>(db: Database, q: ReturnType<typeof sql>): Promise<T[]> {
+  return ((await db.execute(q)) as unknown as { rows: T[] }).rows;
+}
+
+/** Rows each table gained or had rewritten by `fn`: live tuples written by transactions after it began. */
+async function writesOf(fn: () => Promise<unknown>): Promise<Record<string, number>> {
+  const [{ x }] = await rows<{ x: string }>(t.db, sql`SELECT txid_current()::text AS x`);
+  await fn();
+  const xid = BigInt(x) % 2n ** 32n;
+  const out: Record<string, number> = {};
+  for (const table of TABLES) {
+    const [{ n }] = await rows<{ n: number }>(t.db, sql.raw(`SELECT count(*)::int AS n FROM ${table} WHERE xmin::text::bigint > ${xid}`));
+    if (Number(n) > 0) out[table] = Number(n);
+  }
+  return out;
+}
+
+const ecr: ProtectionSettings = { kind: 'ecr', mode: 'IMMUTABLE_WITH_EXCLUSION', filters: ['dev-*'] };
+
+function withEvidence(result: RepositoryResult, extra: Record<string, unknown>, tag: string): RepositoryResult {
+  if (result.kind !== 'observed') return result;
+  for (const x of result.observation.tags) if (x.tag === tag) x.extra = extra;
+  return result;
+}
+
+describe('re-scans', () => {
+  it('write one snapshot row per unchanged repository, plus the scan and target rows, and no tag row', async () => {
+    const estate = () => [observed('app', { a: 1, b: 2, 'dev-1': 3 }, ecr), observed('tools', { x: 4 }), complete];
+    await scan(estate());
+    // The second scan stores the state hash of repositories created before it existed.
+    await t.db.execute(sql`UPDATE repositories SET state_hash = NULL`);
+    const refreshed = await writesOf(() => scan(estate()));
+    expect(refreshed.tags).toBeUndefined();
+    expect(refreshed.repositories).toBe(2);
+
+    const writes = await writesOf(() => scan(estate()));
+    // Open condition findings (mutable repositories) are refreshed: last seen, last scan.
+    expect(writes).toEqual({ targets: 1, scans: 1, repository_snapshots: 2, findings: 2 });
+
+    // Each snapshot's tags_hash is the documented hash of the repository's tag → digest map.
+    const app = estate()[0];
+    const hashes = await rows<{ tags_hash: string }>(t.db, sql`SELECT s.tags_hash FROM repository_snapshots s JOIN repositories r ON r.id = s.repository_id WHERE r.name = 'app'`);
+    expect(new Set(hashes.map((h) => h.tags_hash))).toEqual(new Set([tagMapHash(app.kind === 'observed' ? app.observation.tags : [])]));
+  });
+
+  it('stores evidence, media type and pushed-at that changed while every digest stayed the same', async () => {
+    const first = withEvidence(observed('app', { a: 1, b: 2 }, ecr), { imageStatus: 'ACTIVE', imageSizeInBytes: 10 }, 'a');
+    // Evidence with every character an array literal must escape survives the round trip.
+    const awkward = { note: 'a "quoted", {braced} \\ back\\slash NULL', n: null, nested: { z: 1, a: [true] } };
+    withEvidence(first, awkward, 'b');
+    await scan([first, complete]);
+    expect((await currentTags(t.db, { targetId: 'local', repository: 'app' })).find((r) => r.tag === 'b')!.extra).toEqual(awkward);
+
+    const archived = withEvidence(withEvidence(observed('app', { a: 1, b: 2 }, ecr), { imageStatus: 'ARCHIVED', imageSizeInBytes: 10 }, 'a'), awkward, 'b');
+    const writes = await writesOf(async () => {
+      const s = await scan([archived, complete]);
+      expect(s.events).toEqual({ created: 0, moved: 0, deleted: 0, restored: 0 });
+    });
+    expect(writes.tags).toBe(1);
+    expect(writes.tag_events).toBeUndefined();
+    let stored = await currentTags(t.db, { targetId: 'local', repository: 'app' });
+    expect(stored.find((r) => r.tag === 'a')!.extra).toEqual({ imageStatus: 'ARCHIVED', imageSizeInBytes: 10 });
+
+    // The same evidence with its keys in another order is the same row: nothing to write.
+    const reordered = withEvidence(withEvidence(observed('app', { a: 1, b: 2 }, ecr), { imageSizeInBytes: 10, imageStatus: 'ARCHIVED' }, 'a'), awkward, 'b');
+    expect((await writesOf(() => scan([reordered, complete]))).tags).toBeUndefined();
+
+    const retyped = observed('app', { a: 1, b: 2 }, ecr);
+    if (retyped.kind === 'observed') {
+      retyped.observation.tags[0].extra = { imageSizeInBytes: 10, imageStatus: 'ARCHIVED' };
+      retyped.observation.tags[1].extra = awkward;
+      retyped.observation.tags[1].mediaType = 'application/vnd.docker.distribution.manifest.v2+json';
+      retyped.observation.tags[1].pushedAt = new Date('2026-04-01T10:00:00.123Z');
+    }
+    expect((await writesOf(() => scan([retyped, complete]))).tags).toBe(1);
+    stored = await currentTags(t.db, { targetId: 'local', repository: 'app' });
+    const b = (await rows<{ media_type: string; pushed_at: string | Date }>(t.db, sql`SELECT media_type, pushed_at FROM tags WHERE name = 'b'`))[0];
+    expect(b.media_type).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    expect(new Date(b.pushed_at).toISOString()).toBe('2026-04-01T10:00:00.123Z');
+    expect(stored).toHaveLength(2);
+  });
+
+  it('re-evaluates every tag when the settings change, and restores the tags of a repository that comes back', async () => {
+    const other = observed('other', { x: 9 });
+    await scan([observed('app', { 'v1.0': 1, 'dev-1': 2 }, ecr), other, complete]);
+    const mutable: ProtectionSettings = { kind: 'ecr', mode: 'MUTABLE', filters: [] };
+    const changed = await scan([observed('app', { 'v1.0': 1, 'dev-1': 2 }, mutable), other, complete]);
+    expect(changed.changes[0].repositoryEvents.map((e) => e.kind)).toEqual(['settings_changed']);
+    expect((await currentTags(t.db, { targetId: 'local', repository: 'app' })).map((r) => [r.tag, r.protected])).toEqual([
+      ['dev-1', false],
+      ['v1.0', false],
+    ]);
+
+    const gone = await scan([other, complete]); // gone from a complete listing
+    expect(gone.events.deleted).toBe(2);
+    const back = await scan([observed('app', { 'v1.0': 1, 'dev-1': 2 }, mutable), other, complete]);
+    expect(back.events).toEqual({ created: 0, moved: 0, deleted: 0, restored: 2 });
+    expect((await tagHistory(t.db, { targetId: 'local', repository: 'app', tag: 'v1.0' })).map((e) => e.kind)).toEqual(['created', 'deleted', 'restored']);
+    // And after that, nothing left to write.
+    expect((await writesOf(() => scan([observed('app', { 'v1.0': 1, 'dev-1': 2 }, mutable), other, complete]))).tags).toBeUndefined();
+  });
+
+  it('keeps the collector’s order of changes with several repository transactions in flight', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `repo-${String(i).padStart(2, '0')}`);
+    // Repositories of very different sizes, so that transactions finish out of order.
+    const estate = (d: number) => [...names.map((n, i) => observed(n, Object.fromEntries(Array.from({ length: i % 3 === 0 ? 400 : 2 }, (_, j) => [`t${j}`, d * 1000 + j])))), complete];
+    await scan(estate(1), 4);
+    const second = await scan(estate(2), 4);
+    expect(second.status).toBe('succeeded');
+    expect(second.changes.map((c) => c.repository)).toEqual(names);
+    expect(second.events.moved).toBe(4 * 400 + 8 * 2);
+    const latest = await currentTags(t.db, { targetId: 'local', repository: 'repo-03' });
+    expect(latest.every((r) => r.digest.startsWith(digest(2000).slice(0, 60)))).toBe(true);
+  });
+});
