@@ -11,7 +11,7 @@
  * declare is an error, so the emulator cannot invent fields. It allows `null` for arrays, because
  * go-swagger serialises a nil slice as null and Harbor does send it (`scope_selectors` entries).
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,15 +21,9 @@ import { startHarborEmulator, type HarborEmulator } from './index.js';
 type Schema = Record<string, unknown>;
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The shared reference folder sits next to the checkout (`../shared/reference`). */
+/** Harbor's own API description, kept with the test fixtures (origin in test/fixtures/SOURCES.md). */
 function findSwagger(): string {
-  let dir = here;
-  for (let i = 0; i < 8; i++) {
-    const candidate = join(dir, '..', 'shared', 'reference', 'harbor-v2.15.2-swagger.yaml');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('harbor-v2.15.2-swagger.yaml not found in a shared/reference folder above the checkout');
+  return join(here, '..', '..', '..', 'test', 'fixtures', 'harbor-v2.15.2-swagger.yaml');
 }
 
 const swagger = parse(readFileSync(findSwagger(), 'utf8')) as {
