@@ -88,7 +88,7 @@ async function account(total: number, requests: Array<{ headers: Record<string, 
   // Every alert reached the receiver under its own delivery id, and nothing else did.
   expect(new Set(received.keys())).toEqual(new Set(rows.map((r) => r.deliveryId)));
   for (const row of rows) {
-    const attempts = await t.db.select().from(deliveryAttempts).where(eq(deliveryAttempts.alertId, row.id));
+    const attempts = await t.db.select().from(deliveryAttempts).where(eq(deliveryAttempts.alertId, row.id)).orderBy(deliveryAttempts.attempt);
     expect(attempts.map((a) => a.attempt).sort((a, b) => a - b)).toEqual(attempts.map((_, i) => i + 1));
     expect(row.attempts).toBe(attempts.length);
     const answered = attempts.filter((a) => a.statusCode !== null).length;
