@@ -115,6 +115,10 @@ describe('re-scans', () => {
     expect(b.media_type).toBe('application/vnd.docker.distribution.manifest.v2+json');
     expect(new Date(b.pushed_at).toISOString()).toBe('2026-04-01T10:00:00.123Z');
     expect(stored).toHaveLength(2);
+
+    // Compared row by row (no state hash to go by), the same observation still writes no tag row.
+    await t.db.execute(sql`UPDATE repositories SET state_hash = NULL`);
+    expect((await writesOf(() => scan([retyped, complete]))).tags).toBeUndefined();
   });
 
   it('re-evaluates every tag when the settings change, and restores the tags of a repository that comes back', async () => {

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db.js';
-import { repositories, repositoryEvents, repositorySnapshots, tags } from '../schema/index.js';
+import { repositories, repositoryEvents, tags } from '../schema/index.js';
 import type { RepositoryObservation, TagObservation } from '../../collectors/types.js';
 import { diffTags, repositoryGoneEvents, tagMapHash, type KnownTag, type TagEvent } from '../../audit/diff.js';
 import { protectionFor, type ProtectionSettings, type ProtectionVerdict } from '../../audit/protection.js';
@@ -67,7 +67,8 @@ export interface RecordResult {
 
 interface KnownTagRow extends KnownTag {
   mediaType: string | null;
-  pushedAt: Date | null;
+  /** ISO 8601 with milliseconds, as `toISOString` writes it. */
+  pushedAt: string | null;
   protected: boolean;
   protectionReason: string;
   extra: string | null;
@@ -104,6 +105,7 @@ function observedRow(t: TagObservation, v: ProtectionVerdict): ObservedRow {
  * (same text as stableJson: keys sorted, undefined members left out), anything nested the general way.
  */
 function evidenceJson(extra: Record<string, unknown>): string {
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) return stableJson(extra);
   const keys = Object.keys(extra).sort();
   let out = '{';
   for (const k of keys) {
@@ -199,19 +201,23 @@ export async function recordObservation(
   const verdicts = obs.tags.map((t) => protectionFor(settings, t.tag));
   const { stateHash, tagsHash } = repositoryHashes(obs.tags, verdicts);
 
-  const [existing] = await db
-    .select({
-      id: repositories.id,
-      protection: repositories.protection,
-      pullReference: repositories.pullReference,
-      rawSettings: repositories.rawSettings,
-      goneAt: repositories.goneAt,
-      chainSeq: repositories.chainSeq,
-      chainHead: repositories.chainHead,
-      stateHash: repositories.stateHash,
-    })
-    .from(repositories)
-    .where(and(eq(repositories.targetId, p.targetId), eq(repositories.name, obs.repository)));
+  // Plain queries for the two statements every repository of every scan runs (see loadKnownTags).
+  const found = (await db.execute(sql`
+    SELECT id, protection, pull_reference, raw_settings, gone_at IS NOT NULL AS gone, chain_seq::text AS chain_seq, chain_head, state_hash
+    FROM repositories WHERE target_id = ${p.targetId} AND name = ${obs.repository}`)) as unknown as {
+    rows: Array<{ id: number; protection: unknown; pull_reference: string; raw_settings: unknown; gone: boolean; chain_seq: string; chain_head: string | null; state_hash: string | null }>;
+  };
+  const row = found.rows[0];
+  const existing = row && {
+    id: Number(row.id),
+    protection: row.protection,
+    pullReference: row.pull_reference,
+    rawSettings: row.raw_settings,
+    gone: row.gone,
+    chainSeq: Number(row.chain_seq),
+    chainHead: row.chain_head,
+    stateHash: row.state_hash,
+  };
 
   let repositoryId: number;
   /** The repository row still says what it said: no need to write it. */
@@ -225,12 +231,12 @@ export async function recordObservation(
     repoEvents.push({ kind: 'discovered', before: null, after: obs.protection });
   } else {
     repositoryId = existing.id;
-    if (existing.goneAt) repoEvents.push({ kind: 'back', before: null, after: null });
+    if (existing.gone) repoEvents.push({ kind: 'back', before: null, after: null });
     const sameSettings = stableJson(existing.protection) === stableJson(obs.protection);
     if (!sameSettings) repoEvents.push({ kind: 'settings_changed', before: existing.protection, after: obs.protection });
     rowUnchanged =
       sameSettings &&
-      !existing.goneAt &&
+      !existing.gone &&
       existing.stateHash === stateHash &&
       existing.pullReference === obs.pullReference &&
       stableJson(existing.rawSettings ?? null) === stableJson(obs.raw ?? null);
@@ -258,7 +264,7 @@ export async function recordObservation(
         k.protected !== o.protected ||
         k.protectionReason !== o.reason ||
         k.mediaType !== o.mediaType ||
-        (k.pushedAt ? k.pushedAt.toISOString() : null) !== o.pushedAt ||
+        k.pushedAt !== o.pushedAt ||
         k.extra !== o.extra
       ) {
         upserts.push(o);
@@ -272,7 +278,7 @@ export async function recordObservation(
     for (const e of unsaved) {
       if (e.kind === 'deleted') {
         const k = known.get(e.tag)!;
-        upserts.push({ name: e.tag, digest: k.digest, mediaType: k.mediaType, pushedAt: k.pushedAt?.toISOString() ?? null, present: false, protected: k.protected, reason: k.protectionReason, extra: k.extra });
+        upserts.push({ name: e.tag, digest: k.digest, mediaType: k.mediaType, pushedAt: k.pushedAt, present: false, protected: k.protected, reason: k.protectionReason, extra: k.extra });
       }
     }
     await upsertTags(db, repositoryId, observedAt, upserts, { fresh: !existing });
@@ -300,14 +306,9 @@ export async function recordObservation(
     await saveChainHead(db, repositoryId, chain, previousSeq);
   }
   const chainHead = chainMoved ? chain.cursor.head : null;
-  await db.insert(repositorySnapshots).values({
-    repositoryId,
-    scanId,
-    observedAt,
-    tagCount: obs.tags.length,
-    tagsHash,
-    protection: obs.protection,
-  });
+  await db.execute(sql`
+    INSERT INTO repository_snapshots (repository_id, scan_id, observed_at, tag_count, tags_hash, protection)
+    VALUES (${repositoryId}, ${scanId}, ${observedAt.toISOString()}::timestamptz, ${obs.tags.length}, ${tagsHash}, ${JSON.stringify(obs.protection)}::jsonb)`);
   return {
     repositoryId,
     tagEvents: recorded,
@@ -387,24 +388,30 @@ export async function liveRepositories(db: Database, targetId: string): Promise<
     .where(and(eq(repositories.targetId, targetId), sql`${repositories.goneAt} IS NULL`));
 }
 
+/**
+ * The stored rows of a repository's tags, as text the comparison can use directly: pushed-at in the
+ * form `toISOString` writes, evidence normalised as new evidence is serialised. A plain query: the
+ * query builder's per-row mapping costs more than the query for repositories of thousands of tags.
+ */
 async function loadKnownTags(db: Database, repositoryId: number): Promise<Map<string, KnownTagRow>> {
-  const rows = await db
-    .select({
-      tag: tags.name,
-      digest: tags.digest,
-      present: tags.present,
-      mediaType: tags.mediaType,
-      pushedAt: tags.pushedAt,
-      protected: tags.protected,
-      protectionReason: tags.protectionReason,
-      extra: sql<string | null>`${tags.extra}::text`,
-    })
-    .from(tags)
-    .where(eq(tags.repositoryId, repositoryId));
+  const res = (await db.execute(sql`
+    SELECT name, digest, present, media_type, protected, protection_reason, extra::text AS extra,
+           to_char(pushed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS pushed_at
+    FROM tags WHERE repository_id = ${repositoryId}`)) as unknown as {
+    rows: Array<{ name: string; digest: string; present: boolean; media_type: string | null; protected: boolean; protection_reason: string; extra: string | null; pushed_at: string | null }>;
+  };
   const map = new Map<string, KnownTagRow>();
-  for (const r of rows) {
-    // Normalise the stored jsonb text the same way new evidence is serialised.
-    map.set(r.tag, { ...r, extra: r.extra === null ? null : stableJson(JSON.parse(r.extra)) });
+  for (const r of res.rows) {
+    map.set(r.name, {
+      tag: r.name,
+      digest: r.digest,
+      present: r.present,
+      mediaType: r.media_type,
+      pushedAt: r.pushed_at,
+      protected: r.protected,
+      protectionReason: r.protection_reason,
+      extra: r.extra === null ? null : evidenceJson(JSON.parse(r.extra) as Record<string, unknown>),
+    });
   }
   return map;
 }
