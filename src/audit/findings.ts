@@ -7,7 +7,7 @@
  * `target.scan_failed`) stay open while the condition holds and resolve when it is gone.
  */
 import type { FindingType, Severity } from '../notifiers/types.js';
-import { describeProtection, protectionFor, protectionLevel, type ProtectionSettings } from './protection.js';
+import { describeProtection, protectionEvaluator, protectionLevel, type ProtectionSettings } from './protection.js';
 import { atLeast, type CompiledPolicy } from './policy.js';
 import { remediationFor, type RemediationTarget } from './remediation.js';
 
@@ -107,7 +107,8 @@ export function repositoryFindings(input: RepositoryFindingInput): { events: Fin
     const before = protectionLevel(input.previousSettings);
     const after = protectionLevel(input.settings);
     // Weakened: a lower level, or more of the current tags left unprotected than under the old settings.
-    const unprotectedBefore = input.tags.filter((t) => !protectionFor(input.previousSettings!, t.tag).protected).length;
+    const verdictBefore = protectionEvaluator(input.previousSettings);
+    const unprotectedBefore = input.tags.filter((t) => !verdictBefore(t.tag).protected).length;
     const unprotectedAfter = input.tags.filter((t) => !t.protected).length;
     const weakened = rank(after) < rank(before) || unprotectedAfter > unprotectedBefore;
     events.push({

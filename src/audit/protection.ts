@@ -5,7 +5,7 @@
  * `protectionFor` evaluates it per tag and says why, so findings and reports can say
  * "tag v1.4.2 of payments/api is NOT protected: repository is MUTABLE_WITH_EXCLUSION and ...".
  */
-import { ecrFilterMatches } from './ecr-filters.js';
+import { compileEcrFilter } from './ecr-filters.js';
 import { evaluateHarborRules, type HarborImmutableRule } from './harbor-rules.js';
 
 export type EcrTagMutability = 'MUTABLE' | 'IMMUTABLE' | 'IMMUTABLE_WITH_EXCLUSION' | 'MUTABLE_WITH_EXCLUSION';
@@ -30,38 +30,62 @@ export interface ProtectionVerdict {
 }
 
 export function protectionFor(settings: ProtectionSettings, tag: string): ProtectionVerdict {
+  return protectionEvaluator(settings)(tag);
+}
+
+/**
+ * `protectionFor` for one repository's settings, for many tags: the settings are read once, and
+ * tags with the same answer share one (frozen) verdict, so a repository of thousands of tags costs
+ * a filter match per tag and no new objects.
+ */
+export function protectionEvaluator(settings: ProtectionSettings): (tag: string) => ProtectionVerdict {
   switch (settings.kind) {
     case 'unknown':
-      return { protected: false, reason: 'not protected: registry reports no tag immutability setting (treated as mutable)' };
+      return always(false, 'not protected: registry reports no tag immutability setting (treated as mutable)');
     case 'gar':
       if (settings.mode === 'VIRTUAL_REPOSITORY') {
-        return { protected: false, reason: 'not protected: virtual repository (a tag resolves to the highest-priority upstream that has it, so a push upstream can change it)' };
+        return always(false, 'not protected: virtual repository (a tag resolves to the highest-priority upstream that has it, so a push upstream can change it)');
       }
       return settings.immutableTags
-        ? { protected: true, reason: 'protected: repository has immutable tags enabled' }
-        : { protected: false, reason: 'not protected: repository has immutable tags disabled' };
+        ? always(true, 'protected: repository has immutable tags enabled')
+        : always(false, 'not protected: repository has immutable tags disabled');
     case 'ecr':
-      return ecrVerdict(settings.mode, settings.filters, tag);
+      return ecrEvaluator(settings.mode, settings.filters);
     case 'harbor':
-      return harborVerdict(settings, tag);
+      return (tag) => harborVerdict(settings, tag);
   }
 }
 
-function ecrVerdict(mode: EcrTagMutability, filters: string[], tag: string): ProtectionVerdict {
-  const matched = filters.find((f) => ecrFilterMatches(f, tag));
+function verdict(isProtected: boolean, reason: string): ProtectionVerdict {
+  return Object.freeze({ protected: isProtected, reason });
+}
+
+function always(isProtected: boolean, reason: string): (tag: string) => ProtectionVerdict {
+  const v = verdict(isProtected, reason);
+  return () => v;
+}
+
+function ecrEvaluator(mode: EcrTagMutability, filters: string[]): (tag: string) => ProtectionVerdict {
   switch (mode) {
     case 'IMMUTABLE':
-      return { protected: true, reason: 'protected: repository is IMMUTABLE' };
+      return always(true, 'protected: repository is IMMUTABLE');
     case 'MUTABLE':
-      return { protected: false, reason: 'not protected: repository is MUTABLE' };
+      return always(false, 'not protected: repository is MUTABLE');
     case 'IMMUTABLE_WITH_EXCLUSION':
-      return matched !== undefined
-        ? { protected: false, reason: `not protected: repository is IMMUTABLE_WITH_EXCLUSION and tag matches exclusion "${matched}"` }
-        : { protected: true, reason: `protected: repository is IMMUTABLE_WITH_EXCLUSION and tag matches no exclusion (${quoteList(filters)})` };
-    case 'MUTABLE_WITH_EXCLUSION':
-      return matched !== undefined
-        ? { protected: true, reason: `protected: repository is MUTABLE_WITH_EXCLUSION and tag matches exclusion "${matched}"` }
-        : { protected: false, reason: `not protected: repository is MUTABLE_WITH_EXCLUSION and tag matches no exclusion (${quoteList(filters)})` };
+    case 'MUTABLE_WITH_EXCLUSION': {
+      // The exclusions make an IMMUTABLE_WITH_EXCLUSION tag mutable, a MUTABLE_WITH_EXCLUSION tag immutable.
+      const excludedProtected = mode === 'MUTABLE_WITH_EXCLUSION';
+      const none = verdict(
+        !excludedProtected,
+        `${excludedProtected ? 'not protected' : 'protected'}: repository is ${mode} and tag matches no exclusion (${quoteList(filters)})`,
+      );
+      const matched = filters.map((f) => verdict(excludedProtected, `${excludedProtected ? 'protected' : 'not protected'}: repository is ${mode} and tag matches exclusion "${f}"`));
+      const matchers = filters.map(compileEcrFilter);
+      return (tag) => {
+        for (let i = 0; i < matchers.length; i++) if (matchers[i](tag)) return matched[i];
+        return none;
+      };
+    }
   }
 }
 

@@ -13,7 +13,7 @@ import { rawClient, type Database } from '../store/db.js';
 import { tryLockTarget } from '../store/locks.js';
 import { ensureTarget } from '../store/queries/targets.js';
 import { abortStaleScans, finishScan, startScan, type ScanProblem } from '../store/queries/scans.js';
-import { liveRepositories, recordObservation, recordRepositoryGone, type RecordResult } from '../store/queries/observations.js';
+import { InvalidObservationError, liveRepositories, recordObservation, recordRepositoryGone, type RecordResult } from '../store/queries/observations.js';
 import { countEvents } from '../audit/diff.js';
 import { validateObservation } from './validate.js';
 import { alertingContext, evaluateRepository, evaluateTarget, hasEarlierScan, type AlertingContext } from '../alerts/evaluate.js';
@@ -346,19 +346,13 @@ async function collectAndStore(
 async function storeObservation(sc: StoreContext, obs: RepositoryObservation, state: ScanState, arrival: number): Promise<void> {
   const { db, scanId, log, now } = sc;
   const targetId = sc.target.id;
-  const invalid = validateObservation(obs);
-  if (invalid) {
-    state.errors.push({ repository: obs.repository, code: 'failed', message: invalid });
-    log.error({ repository: obs.repository, reason: invalid }, 'registry returned an invalid observation; repository not diffed');
-    return;
-  }
   try {
     const observedAt = now();
     let opened = 0;
     let queued = 0;
     const result = await db.transaction(async (tx) => {
       const t = tx as unknown as Database;
-      const record = await recordObservation(t, { targetId, scanId, observedAt, observation: obs });
+      const record = await recordObservation(t, { targetId, scanId, observedAt, observation: obs, validate: validateObservation });
       const outcome = await evaluateRepository(t, sc.alerting, { target: remediationTarget(sc.target), repository: obs.repository, scanId, now: observedAt, baseline: sc.baseline, record });
       opened = outcome.opened;
       queued = outcome.alerts;
@@ -375,6 +369,11 @@ async function storeObservation(sc: StoreContext, obs: RepositoryObservation, st
       state.order.set(change, arrival);
     }
   } catch (err) {
+    if (err instanceof InvalidObservationError) {
+      state.errors.push({ repository: obs.repository, code: 'failed', message: err.problem });
+      log.error({ repository: obs.repository, reason: err.problem }, 'registry returned an invalid observation; repository not diffed');
+      return;
+    }
     state.errors.push({ repository: obs.repository, code: 'failed', message: `could not store: ${errorMessage(err)}` });
     log.error({ repository: obs.repository, err: errorMessage(err) }, 'could not store repository; nothing of it was written');
   }

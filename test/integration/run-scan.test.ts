@@ -112,6 +112,27 @@ describe('runScan', () => {
     expect((await currentTags(t.db, { targetId: 'local', repository: 'app' }))[0].digest).toBe(digest(1));
   });
 
+  it('checks every observation that differs from the stored state, new repositories and repeated tags included', async () => {
+    const tag = (name: string, d: string) => ({ tag: name, digest: d, mediaType: null, pushedAt: null });
+    const repo = (name: string, tags: ReturnType<typeof tag>[]): RepositoryResult => ({
+      kind: 'observed',
+      observation: { repository: name, pullReference: `x/${name}`, protection: { kind: 'unknown' }, tags },
+    });
+    const first = await scan([repo('fresh', [tag('bad tag', digest(1))]), repo('app', [tag('a', digest(1))]), complete]);
+    expect(first.errors.map((e) => [e.repository, e.message])).toEqual([['fresh', expect.stringMatching(/invalid tag name/)]]);
+    expect(await currentTags(t.db, { targetId: 'local', repository: 'fresh' })).toEqual([]);
+
+    // The same tag twice with one digest is the stored state once: no event, the scan succeeds.
+    const twice = await scan([repo('app', [tag('a', digest(1)), tag('a', digest(1))]), complete]);
+    expect(twice.status).toBe('succeeded');
+    expect(twice.changes).toEqual([]);
+    // With two digests it is refused, and the stored digest stays.
+    const clash = await scan([repo('app', [tag('a', digest(1)), tag('a', digest(2))]), complete]);
+    expect(clash.errors[0].message).toMatch(/listed tag "a" twice with different digests/);
+    expect(clash.events.moved).toBe(0);
+    expect((await currentTags(t.db, { targetId: 'local', repository: 'app' }))[0].digest).toBe(digest(1));
+  });
+
   it('records a settings change as a repository event and re-evaluates protection per tag', async () => {
     await scan([observed('app', { 'v1': 1, latest: 1 }, { kind: 'ecr', mode: 'MUTABLE', filters: [] }), complete]);
     const s = await scan([observed('app', { 'v1': 1, latest: 1 }, { kind: 'ecr', mode: 'IMMUTABLE_WITH_EXCLUSION', filters: ['latest'] }), complete]);

@@ -12,7 +12,7 @@ import { createEcrClient, type EcrClientOverrides } from './client.js';
 import type { EcrTargetConfig } from './config.js';
 import { awsErrorName, describeAwsError, isAbort, repositoryErrorCode, targetErrorCode } from './errors.js';
 import { readAllPages } from './pages.js';
-import { DescribeImagesPage, DescribeRepositoriesPage, EcrMutabilitySettings, type EcrImageDetail, type EcrRepository } from './schema.js';
+import { checkDescribeImagesPage, DescribeRepositoriesPage, EcrMutabilitySettings, type EcrImageDetail, type EcrRepository } from './schema.js';
 
 export { ecrTargetSchema, type EcrTargetConfig } from './config.js';
 export type { EcrClientOverrides } from './client.js';
@@ -110,7 +110,7 @@ async function readRepository(client: ECRClient, target: EcrTargetConfig, repo: 
   const tags: TagObservation[] = [];
   const seen = new Map<string, string>();
   for (const image of images) {
-    for (const tag of image.imageTags) {
+    for (const tag of image.imageTags ?? []) {
       const other = seen.get(tag);
       if (other !== undefined && other !== image.imageDigest) {
         // A tag on two images in one listing: the repository changed while it was paged through.
@@ -163,13 +163,13 @@ async function describeAllImages(client: ECRClient, repo: EcrRepository, signal:
   );
   const out: EcrImageDetail[] = [];
   for (const [i, page] of pages.entries()) {
-    const parsed = DescribeImagesPage.safeParse(page);
+    const parsed = checkDescribeImagesPage(page);
     if (!parsed.success) {
-      const err = new Error(`page ${i + 1} is not a DescribeImages response: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+      const err = new Error(`page ${i + 1} is not a DescribeImages response: ${parsed.issues.join('; ')}`);
       err.name = 'UnexpectedResponse';
       throw err;
     }
-    out.push(...parsed.data.imageDetails);
+    for (const d of parsed.data.imageDetails) out.push(d);
   }
   return out;
 }

@@ -58,9 +58,72 @@ export const EcrImageDetail = z.object({
   /** ACTIVE, ARCHIVED or ACTIVATING; archived images keep their tags. */
   imageStatus: z.string().optional(),
 });
-export type EcrImageDetail = z.infer<typeof EcrImageDetail>;
+/** As the API gives it: `imageTags` may be absent (read it as empty). */
+export type EcrImageDetail = z.input<typeof EcrImageDetail>;
 
 export const DescribeImagesPage = z.object({
   imageDetails: z.array(EcrImageDetail).optional().default([]),
   nextToken: z.string().optional(),
 });
+
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+/**
+ * `DescribeImagesPage.safeParse`, checked by hand: the same checks and the same messages
+ * (`imageDetails.3.imageDigest: must be a content digest`), without copying anything. A scan of a
+ * large registry reads a million image details, and zod's parse costs more per item than the SDK's
+ * own deserialisation; `schema.test.ts` holds the two to the same verdicts.
+ */
+export function checkDescribeImagesPage(page: unknown): { success: true; data: { imageDetails: EcrImageDetail[]; nextToken?: string } } | { success: false; issues: string[] } {
+  const issues: string[] = [];
+  if (typeof page !== 'object' || page === null || Array.isArray(page)) return { success: false, issues: [`: Invalid input: expected object, received ${received(page)}`] };
+  const { imageDetails = [], nextToken } = page as { imageDetails?: unknown; nextToken?: unknown };
+  if (!Array.isArray(imageDetails)) issues.push(`imageDetails: Invalid input: expected array, received ${received(imageDetails)}`);
+  else checkImageDetails(imageDetails, issues);
+  if (nextToken !== undefined && typeof nextToken !== 'string') issues.push(`nextToken: Invalid input: expected string, received ${received(nextToken)}`);
+  if (issues.length) return { success: false, issues };
+  return { success: true, data: { imageDetails: imageDetails as EcrImageDetail[], nextToken: nextToken as string | undefined } };
+}
+
+function checkImageDetails(imageDetails: unknown[], issues: string[]): void {
+  for (let i = 0; i < imageDetails.length; i++) {
+    const d: unknown = imageDetails[i];
+    const at = `imageDetails.${i}`;
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) {
+      issues.push(`${at}: Invalid input: expected object, received ${received(d)}`);
+      continue;
+    }
+    const x = d as Record<string, unknown>;
+    if (typeof x.imageDigest !== 'string') issues.push(`${at}.imageDigest: Invalid input: expected string, received ${received(x.imageDigest)}`);
+    else if (!DIGEST.test(x.imageDigest)) issues.push(`${at}.imageDigest: must be a content digest`);
+    if (x.imageTags !== undefined) {
+      if (!Array.isArray(x.imageTags)) issues.push(`${at}.imageTags: Invalid input: expected array, received ${received(x.imageTags)}`);
+      else
+        for (let j = 0; j < x.imageTags.length; j++) {
+          const tag: unknown = x.imageTags[j];
+          if (typeof tag !== 'string') issues.push(`${at}.imageTags.${j}: Invalid input: expected string, received ${received(tag)}`);
+          else if (tag.length === 0) issues.push(`${at}.imageTags.${j}: Too small: expected string to have >=1 characters`);
+        }
+    }
+    if (x.imagePushedAt !== undefined && !(x.imagePushedAt instanceof Date && !Number.isNaN(x.imagePushedAt.getTime()))) {
+      issues.push(`${at}.imagePushedAt: Invalid input: expected date, received ${received(x.imagePushedAt)}`);
+    }
+    // In the schema's member order, as zod reports them.
+    for (const key of ['imageManifestMediaType', 'artifactMediaType', 'imageSizeInBytes', 'imageStatus'] as const) {
+      const v = x[key];
+      if (v === undefined) continue;
+      if (key === 'imageSizeInBytes' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== 'string') {
+        issues.push(`${at}.${key}: Invalid input: expected ${key === 'imageSizeInBytes' ? 'number' : 'string'}, received ${received(v)}`);
+      }
+    }
+  }
+}
+
+/** What zod names a value it did not expect. */
+function received(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (v instanceof Date) return 'Date';
+  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : 'Infinity';
+  return typeof v;
+}

@@ -13,7 +13,7 @@ import type { Database } from '../db.js';
 import { repositories, repositoryEvents, tags } from '../schema/index.js';
 import type { RepositoryObservation, TagObservation } from '../../collectors/types.js';
 import { diffTags, repositoryGoneEvents, tagMapHash, type KnownTag, type TagEvent } from '../../audit/diff.js';
-import { protectionFor, type ProtectionSettings, type ProtectionVerdict } from '../../audit/protection.js';
+import { protectionEvaluator, type ProtectionSettings, type ProtectionVerdict } from '../../audit/protection.js';
 import { stableJson } from './json.js';
 import { ChainCursor, GENESIS } from '../../audit/chain.js';
 
@@ -123,11 +123,13 @@ function evidenceJson(extra: Record<string, unknown>): string {
  * `repositories.state_hash`: sha256 over what a tag row stores for every observed tag, whatever
  * the order of the tags. Equal hashes mean the observation would write no tag row and record no tag
  * event. This runs for every tag of every re-scan, so it is built to be cheap: tags in name order,
- * one line each (name and digest, validated to hold no spaces; media type and protection reason as
- * numbers into sorted tables of the repository's distinct values, which are hashed first; pushed-at
- * in epoch milliseconds; the evidence member by member, strings length-prefixed), one hash update.
- * Evidence is taken in the order the collector built it: a collector that orders its members
- * differently one day costs one full comparison, never a missed change.
+ * one line each (name and digest length-prefixed, so the text is unambiguous whatever they hold;
+ * media type and protection reason as numbers into tables of the repository's distinct values in
+ * order of first use, which end the text; pushed-at in epoch milliseconds; the evidence member by member, strings length-prefixed),
+ * one hash update. Evidence is taken in the order the collector built it: a collector that orders
+ * its members differently one day costs one full comparison, never a missed change. The `v2:`
+ * prefix names this encoding; a stored hash of another encoding never matches, which costs that
+ * repository one full comparison.
  */
 export function tagStateHash(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[]): string {
   return repositoryHashes(tags, verdicts).stateHash;
@@ -139,36 +141,44 @@ export function tagStateHash(tags: readonly TagObservation[], verdicts: readonly
  * ordering by line). Anything unusual (such characters, a tag listed twice) takes tagMapHash itself.
  */
 function repositoryHashes(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[]): { stateHash: string; tagsHash: string } {
-  const order = tags.map((_, i) => i).sort((a, b) => (tags[a].tag < tags[b].tag ? -1 : tags[a].tag > tags[b].tag ? 1 : 0));
-  const mediaTypes = numbered(tags.map((t) => t.mediaType ?? ''));
-  const reasons = numbered(verdicts.map((v) => v.reason));
-  let text = `${JSON.stringify([...mediaTypes.keys()])}\n${JSON.stringify([...reasons.keys()])}\n`;
+  const n = tags.length;
+  const names: string[] = new Array(n);
+  const order: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    names[i] = tags[i].tag;
+    order[i] = i;
+  }
+  order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
+  const mediaTypes = new Map<string, number>();
+  const reasons = new Map<string, number>();
+  let text = '';
   let map = '';
   let usual = true;
   let previous: string | null = null;
-  for (const i of order) {
+  for (let k = 0; k < n; k++) {
+    const i = order[k];
     const t = tags[i];
     const v = verdicts[i];
     if (t.tag === previous || !PLAIN.test(t.tag)) usual = false;
     previous = t.tag;
+    let mt = '-';
+    if (t.mediaType !== null) {
+      let id = mediaTypes.get(t.mediaType);
+      if (id === undefined) mediaTypes.set(t.mediaType, (id = mediaTypes.size));
+      mt = String(id);
+    }
+    let reason = reasons.get(v.reason);
+    if (reason === undefined) reasons.set(v.reason, (reason = reasons.size));
     text +=
-      `${t.tag} ${t.digest} ${t.mediaType === null ? '-' : mediaTypes.get(t.mediaType)} ${t.pushedAt ? t.pushedAt.getTime() : '-'} ` +
-      `${v.protected ? 1 : 0}${reasons.get(v.reason)} ${t.extra ? evidenceText(t.extra) : '-'}\n`;
-    map += `${t.tag} ${t.digest}\n`;
+      t.tag.length + ':' + t.tag + ' ' + t.digest.length + ':' + t.digest + ' ' + mt + ' ' + (t.pushedAt ? t.pushedAt.getTime() : '-') + ' ' +
+      (v.protected ? 'P' : 'M') + reason + ' ' + (t.extra ? evidenceText(t.extra) : '-') + '\n';
+    map += t.tag + ' ' + t.digest + '\n';
   }
+  text += JSON.stringify([...mediaTypes.keys()]) + '\n' + JSON.stringify([...reasons.keys()]);
   return {
-    stateHash: `v1:${createHash('sha256').update(text).digest('hex')}`,
+    stateHash: `v2:${createHash('sha256').update(text).digest('hex')}`,
     tagsHash: usual ? `sha256:${createHash('sha256').update(map).digest('hex')}` : tagMapHash(tags),
   };
-}
-
-/** No spaces or control characters: what registries allow in tags anyway. */
-const PLAIN = /^[^\x00-\x20]+$/;
-
-/** The distinct values, sorted, each with its position. */
-function numbered(values: string[]): Map<string, number> {
-  const sorted = [...new Set(values)].sort();
-  return new Map(sorted.map((v, i) => [v, i]));
 }
 
 /** Evidence as unambiguous text: member names and strings length-prefixed, nested values as JSON. */
@@ -176,30 +186,56 @@ function evidenceText(extra: Record<string, unknown>): string {
   let out = '';
   for (const k in extra) {
     const v = extra[k];
-    let value: string;
-    if (typeof v === 'string') value = `s${v.length}:${v}`;
-    else if (typeof v === 'number') value = `n${v};`;
-    else if (typeof v === 'boolean') value = v ? 'T' : 'F';
-    else if (v === null) value = 'Z';
-    else if (v === undefined) value = 'U';
+    out += k.length + ':' + k;
+    if (typeof v === 'string') out += 's' + v.length + ':' + v;
+    else if (typeof v === 'number') out += 'n' + v + ';';
+    else if (typeof v === 'boolean') out += v ? 'T' : 'F';
+    else if (v === null) out += 'Z';
+    else if (v === undefined) out += 'U';
     else {
       const json = JSON.stringify(v) ?? '';
-      value = `j${json.length}:${json}`;
+      out += 'j' + json.length + ':' + json;
     }
-    out += `${k.length}:${k}${value}`;
   }
   return out;
 }
 
+/** No spaces or control characters: what registries allow in tags anyway. */
+const PLAIN = /^[^\x00-\x20]+$/;
+
+/** The registry's answer for a repository failed its check; nothing of it was written. */
+export class InvalidObservationError extends Error {
+  constructor(
+    readonly repository: string,
+    readonly problem: string,
+  ) {
+    super(problem);
+    this.name = 'InvalidObservationError';
+  }
+}
+
 export async function recordObservation(
   db: Database,
-  p: { targetId: string; scanId: number; observedAt: Date; observation: RepositoryObservation },
+  p: {
+    targetId: string;
+    scanId: number;
+    observedAt: Date;
+    observation: RepositoryObservation;
+    /**
+     * Checks what the registry returned (see scheduler/validate.ts) and says what is wrong, or
+     * null; it may drop repeated tags. Called only when the observation differs from the stored
+     * state: an observation with the stored state hash is what an earlier check already passed.
+     * A problem throws InvalidObservationError before anything is written.
+     */
+    validate?: (obs: RepositoryObservation) => string | null;
+  },
 ): Promise<RecordResult> {
   const { observation: obs, observedAt, scanId } = p;
   const repoEvents: Array<Omit<RecordedRepositoryEvent, 'id'>> = [];
   const settings = obs.protection as ProtectionSettings;
-  const verdicts = obs.tags.map((t) => protectionFor(settings, t.tag));
-  const { stateHash, tagsHash } = repositoryHashes(obs.tags, verdicts);
+  const verdictOf = protectionEvaluator(settings);
+  let verdicts = obs.tags.map((t) => verdictOf(t.tag));
+  let { stateHash, tagsHash } = repositoryHashes(obs.tags, verdicts);
 
   // Plain queries for the two statements every repository of every scan runs (see loadKnownTags).
   const found = (await db.execute(sql`
@@ -218,6 +254,15 @@ export async function recordObservation(
     chainHead: row.chain_head,
     stateHash: row.state_hash,
   };
+  if (p.validate && existing?.stateHash !== stateHash) {
+    const count = obs.tags.length;
+    const problem = p.validate(obs);
+    if (problem) throw new InvalidObservationError(obs.repository, problem);
+    if (obs.tags.length !== count) {
+      verdicts = obs.tags.map((t) => verdictOf(t.tag));
+      ({ stateHash, tagsHash } = repositoryHashes(obs.tags, verdicts));
+    }
+  }
 
   let repositoryId: number;
   /** The repository row still says what it said: no need to write it. */
