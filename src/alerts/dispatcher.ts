@@ -9,7 +9,7 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../store/db.js';
 import { alerts, deliveryAttempts } from '../store/schema/index.js';
-import type { AlertMessage, AlertPayload, DeliveryResult, Notifier } from '../notifiers/types.js';
+import type { AlertMessage, AlertPayload, DeliveryResult, Notifier, ScanCompletedMessage } from '../notifiers/types.js';
 import { backoffDelay } from '../net/retry.js';
 import { MAX_CONCURRENT_DELIVERIES } from '../notifiers/common.js';
 
@@ -131,7 +131,7 @@ async function deliverGroup(
   } else {
     const payload: AlertPayload = first.batchKey
       ? { version: 1, id: batchDeliveryId(first.batchKey), type: 'batch', alerts: group.map((r) => r.payload as AlertMessage) }
-      : (first.payload as AlertMessage);
+      : (first.payload as AlertMessage | ScanCompletedMessage);
     const timeout = AbortSignal.timeout(settings.timeoutMs + 1_000);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     try {

@@ -16,15 +16,27 @@ export interface AlertingContext {
   policy: CompiledPolicy;
   movableTags: string[];
   notifiers: OutboxNotifier[];
+  /** The notifiers named by `anchor:`: each scan root goes to them as `scan.completed`. */
+  anchors: OutboxNotifier[];
   /** Consecutive failed scans before `target.scan_failed` opens. */
   scanFailureThreshold: number;
 }
 
-export function alertingContext(cfg: { policy?: PolicyConfig; notifiers?: OutboxNotifier[]; alerts?: { scanFailureThreshold?: number } } = {}): AlertingContext {
+export function alertingContext(
+  cfg: { policy?: PolicyConfig; notifiers?: OutboxNotifier[]; anchor?: string[]; alerts?: { scanFailureThreshold?: number } } = {},
+): AlertingContext {
+  const notifiers = cfg.notifiers ?? [];
+  const anchors = (cfg.anchor ?? []).map((id, i) => {
+    const n = notifiers.find((x) => x.id === id);
+    // The config schema refuses this with the path; callers that build a context by hand get it here.
+    if (!n) throw new Error(`anchor[${i}]: no notifier has id "${id}"`);
+    return n;
+  });
   return {
     policy: compilePolicy(cfg.policy),
     movableTags: cfg.policy?.movableTags ?? ['latest'],
-    notifiers: cfg.notifiers ?? [],
+    notifiers,
+    anchors,
     scanFailureThreshold: cfg.alerts?.scanFailureThreshold ?? 3,
   };
 }

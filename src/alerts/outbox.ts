@@ -1,15 +1,16 @@
 /**
- * Turns newly opened findings into outbox rows, in the caller's transaction: "save first, alert
- * second". Delivery happens later in the dispatcher; a receiver that is down delays alerts, it never
- * loses them.
+ * Turns newly opened findings, and recorded scan roots (anchors), into outbox rows, in the caller's
+ * transaction: "save first, alert second". Delivery happens later in the dispatcher; a receiver that
+ * is down delays alerts, it never loses them. An anchor is a row with no finding and a
+ * `scan.completed` payload: the table needed nothing new to hold it.
  */
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../store/db.js';
 import { alerts, scans } from '../store/schema/index.js';
 import type { FindingRow } from '../store/queries/findings.js';
-import type { AlertMessage, FindingType, Severity } from '../notifiers/types.js';
-import { notifierWants, type NotifierFilter } from '../notifiers/common.js';
+import type { AlertMessage, FindingType, ScanCompletedMessage, Severity } from '../notifiers/types.js';
+import { coversTarget, notifierWants, type NotifierFilter } from '../notifiers/common.js';
 
 export interface OutboxNotifier extends NotifierFilter {
   id: string;
@@ -63,6 +64,72 @@ export async function enqueueAlerts(
         queuedAt: p.now,
       });
     }
+  }
+  if (rows.length) await db.insert(alerts).values(rows);
+  return rows.length;
+}
+
+/** What a scan anchor says about its scan: the row as the scan-finishing transaction wrote it. */
+export interface AnchoredScan {
+  id: number;
+  status: ScanCompletedMessage['status'];
+  startedAt: Date;
+  finishedAt: Date;
+  repositories: number;
+  tags: number;
+  events: { created: number; moved: number; deleted: number; restored: number } | null;
+  errors: number;
+  warnings: number;
+  rootHash: string;
+  previousRoot: string;
+}
+
+export function scanCompletedMessage(scan: AnchoredScan, target: { id: string; kind: string }, deliveryId: string): ScanCompletedMessage {
+  const events = scan.events ?? { created: 0, moved: 0, deleted: 0, restored: 0 };
+  const changes = events.created + events.moved + events.deleted + events.restored;
+  return {
+    version: 1,
+    id: deliveryId,
+    type: 'scan.completed',
+    summary: `scan ${scan.id} of ${target.id} ${scan.status}: root ${scan.rootHash.slice(0, 12)}… (${scan.repositories} repositories, ${scan.tags} tags, ${changes} tag changes)`,
+    occurredAt: scan.finishedAt.toISOString(),
+    target,
+    scanId: scan.id,
+    status: scan.status,
+    startedAt: scan.startedAt.toISOString(),
+    finishedAt: scan.finishedAt.toISOString(),
+    rootHash: scan.rootHash,
+    previousRoot: scan.previousRoot,
+    counts: { repositories: scan.repositories, tags: scan.tags, events: { ...events }, errors: scan.errors, warnings: scan.warnings },
+  };
+}
+
+/**
+ * One `scan.completed` outbox row per anchor notifier whose `targets` filter admits the target. Call
+ * it in the transaction that records the scan's root, so that no root is ever recorded without its
+ * anchor queued: the dispatcher then delivers it like any alert (retries, attempts, at-least-once).
+ * Never batched, never held: a root is worth most the moment it has left the database.
+ */
+export async function enqueueScanAnchors(
+  db: Database,
+  p: { anchors: OutboxNotifier[]; target: { id: string; kind: string }; scan: AnchoredScan; now: Date },
+): Promise<number> {
+  const rows: Array<typeof alerts.$inferInsert> = [];
+  for (const n of p.anchors) {
+    if (!coversTarget(n, p.target.id)) continue;
+    const deliveryId = randomUUID();
+    rows.push({
+      deliveryId,
+      notifierId: n.id,
+      findingId: null,
+      scanId: p.scan.id,
+      batchKey: null,
+      payload: scanCompletedMessage(p.scan, p.target, deliveryId),
+      status: 'created',
+      nextAttemptAt: p.now,
+      createdAt: p.now,
+      queuedAt: p.now,
+    });
   }
   if (rows.length) await db.insert(alerts).values(rows);
   return rows.length;

@@ -23,5 +23,5 @@ export function buildNotifiers(config: Config): Map<string, Notifier> {
 }
 
 export function alertingFromConfig(config: Config): AlertingContext {
-  return alertingContext({ policy: config.policy, notifiers: config.notifiers, alerts: config.alerts });
+  return alertingContext({ policy: config.policy, notifiers: config.notifiers, anchor: config.anchor, alerts: config.alerts });
 }

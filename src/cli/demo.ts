@@ -35,7 +35,7 @@ async function startDemoReceiver(): Promise<{ url: string; received: AlertMessag
     req.on('end', () => {
       const payload = JSON.parse(body) as AlertPayload;
       if (payload.type === 'batch') received.push(...payload.alerts);
-      else received.push(payload);
+      else if (payload.type !== 'scan.completed') received.push(payload);
       res.writeHead(204).end();
     });
   });

@@ -68,6 +68,21 @@ targets:
     expect(() => parseConfig(`targets:\n  - { id: a, kind: oci, url: "http://x", colour: red }\n`)).toThrow(/targets\[0\].*colour/);
   });
 
+  it('reads anchor: as a list of configured notifier ids', () => {
+    const c = parseConfig(`${valid}notifiers:\n  - { id: roots, kind: webhook, url: "https://audit.example.com/roots" }\nanchor: [roots]\n`, { env: { PW: 'x' } });
+    expect(c.anchor).toEqual(['roots']);
+    expect(parseConfig(valid, { env: { PW: 'x' } }).anchor).toBeUndefined();
+  });
+
+  it('refuses an anchor naming an unknown notifier, or one notifier twice, naming the path', () => {
+    const notifiers = `notifiers:\n  - { id: roots, kind: webhook, url: "https://audit.example.com/roots" }\n  - { id: chat, kind: slack, url: "https://hooks.slack.com/services/T/B/X" }\n`;
+    expect(() => parseConfig(`${valid}${notifiers}anchor: [roots, audit-log]\n`, { env: { PW: 'x' } })).toThrow(
+      'anchor[1]: unknown notifier "audit-log" (configured notifiers: roots, chat)',
+    );
+    expect(() => parseConfig(`${valid}anchor: [roots]\n`, { env: { PW: 'x' } })).toThrow('anchor[0]: unknown notifier "roots" (no notifiers are configured)');
+    expect(() => parseConfig(`${valid}${notifiers}anchor: [roots, roots]\n`, { env: { PW: 'x' } })).toThrow('anchor[1]: notifier "roots" is listed twice (also anchor[0])');
+  });
+
   it('reports invalid YAML as a ConfigError', () => {
     expect(() => parseConfig('targets: [\n')).toThrow(ConfigError);
   });

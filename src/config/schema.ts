@@ -121,6 +121,11 @@ export const configSchema = z
     policy: policySchema.optional(),
     alerts: alertsSchema.default(() => alertsSchema.parse({})),
     notifiers: notifiersSchema.default([]),
+    /**
+     * Notifier ids that receive every scan root (`scan.completed`): once a root has left the database,
+     * rewriting the history it covers is detectable even with full database access.
+     */
+    anchor: z.array(z.string().min(1)).optional(),
     api: apiSchema.default(() => apiSchema.parse({})),
     retention: retentionSchema.optional(),
   })
@@ -133,6 +138,18 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['targets', i, 'id'], message: `duplicate target id "${t.id}" (also targets[${prev}])` });
       }
       seen.set(t.id, i);
+    });
+    const notifierIds = cfg.notifiers.map((n) => n.id);
+    const anchored = new Map<string, number>();
+    cfg.anchor?.forEach((id, i) => {
+      const prev = anchored.get(id);
+      if (prev !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['anchor', i], message: `notifier "${id}" is listed twice (also anchor[${prev}])` });
+      } else if (!notifierIds.includes(id)) {
+        const known = notifierIds.length ? `configured notifiers: ${notifierIds.join(', ')}` : 'no notifiers are configured';
+        ctx.addIssue({ code: 'custom', path: ['anchor', i], message: `unknown notifier "${id}" (${known})` });
+      }
+      anchored.set(id, i);
     });
   });
 

@@ -80,8 +80,12 @@ export interface NotifierFilter {
 export function notifierWants(config: NotifierFilter, alert: { type: FindingType; severity: Severity; targetId: string }): boolean {
   if (config.events && config.events.length > 0 && !config.events.includes(alert.type)) return false;
   if (config.minSeverity && severities.indexOf(alert.severity) < severities.indexOf(config.minSeverity)) return false;
-  if (config.targets && config.targets.length > 0 && !picomatch(config.targets as string[], { dot: true })(alert.targetId)) return false;
-  return true;
+  return coversTarget(config, alert.targetId);
+}
+
+/** Does this notifier's `targets` filter (if any) admit this target? The one filter scan anchors honour too. */
+export function coversTarget(config: Pick<NotifierFilter, 'targets'>, targetId: string): boolean {
+  return !config.targets || config.targets.length === 0 || picomatch(config.targets as string[], { dot: true })(targetId);
 }
 
 /** `sha256=<hex HMAC-SHA256(secret, raw body)>`, the X-Tagledger-Signature-256 value. */

@@ -41,4 +41,4 @@ export function createNotifier(config: NotifierConfig, opts: PostOptions = {}): 
 }
 
 export { notifierWants };
-export type { AlertBatch, AlertMessage, AlertPayload, DeliveryResult, Notifier } from './types.js';
+export type { AlertBatch, AlertMessage, AlertPayload, DeliveryResult, Notifier, ScanCompletedMessage } from './types.js';

@@ -4,10 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertBatch, alertMessage, startAlertReceiver, type AlertReceiver } from '../../test/helpers/alerts.js';
+import { alertBatch, alertMessage, scanCompleted, startAlertReceiver, type AlertReceiver } from '../../test/helpers/alerts.js';
 import { findingTypes } from './common.js';
 import { createCloudEventsNotifier } from './cloudevents/index.js';
-import { severities, type AlertBatch, type AlertMessage, type AlertPayload } from './types.js';
+import { severities, type AlertBatch, type AlertMessage, type AlertPayload, type ScanCompletedMessage } from './types.js';
 import { createWebhookNotifier } from './webhook/index.js';
 
 type Schema = Record<string, unknown>;
@@ -68,6 +68,8 @@ const samples: AlertPayload[] = [
   alertMessage({ type: 'target.scan_failed', severity: 'high', repository: null, tag: null, digest: null, previousDigest: null, protection: null, scanId: null, remediation: '' }),
   alertBatch([alertMessage(), alertMessage({ type: 'tag.unprotected', severity: 'low', tag: null, digest: null, previousDigest: null, finding: { id: 3, status: 'acknowledged' } })]),
   alertBatch([]),
+  scanCompleted(),
+  scanCompleted({ id: 1, status: 'failed', previousRoot: '', repositories: 0, tags: 0, events: null, errors: 1, warnings: 0 }),
 ];
 
 describe('webhook payload JSON Schema', () => {
@@ -99,6 +101,9 @@ describe('webhook payload JSON Schema', () => {
     expect([...(defs.AlertMessage.required as string[])].sort()).toEqual(Object.keys(message).sort());
     expect(Object.keys(defs.AlertMessage.properties as object).sort()).toEqual(Object.keys(message).sort());
     expect([...(defs.AlertBatch.required as string[])].sort()).toEqual(Object.keys(batch).sort());
+    const anchor: Required<ScanCompletedMessage> = scanCompleted();
+    expect([...(defs.ScanCompletedMessage.required as string[])].sort()).toEqual(Object.keys(anchor).sort());
+    expect(Object.keys(defs.ScanCompletedMessage.properties as object).sort()).toEqual(Object.keys(anchor).sort());
     expect(defs.FindingType.enum).toEqual([...findingTypes]);
     expect(defs.Severity.enum).toEqual([...severities]);
   });
@@ -119,6 +124,18 @@ describe('webhook payload JSON Schema', () => {
     mutate(m);
     const errors = validate(m, defs.AlertMessage);
     expect(errors.join('\n')).toContain(expected);
+    expect(validate(m).length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['a short root', (m: Record<string, unknown>) => (m.rootHash = 'c0ffee'), '$.rootHash: does not match'],
+    ['an unknown status', (m: Record<string, unknown>) => (m.status = 'running'), '$.status: "running" is not one of'],
+    ['a missing previous root', (m: Record<string, unknown>) => delete m.previousRoot, '$: missing previousRoot'],
+    ['a severity', (m: Record<string, unknown>) => (m.severity = 'info'), '$: unexpected severity'],
+  ])('rejects a scan.completed message with %s', (_name, mutate, expected) => {
+    const m = structuredClone(scanCompleted()) as unknown as Record<string, unknown>;
+    mutate(m);
+    expect(validate(m, defs.ScanCompletedMessage).join('\n')).toContain(expected);
     expect(validate(m).length).toBeGreaterThan(0);
   });
 

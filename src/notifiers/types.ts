@@ -44,7 +44,40 @@ export interface AlertBatch {
   alerts: AlertMessage[];
 }
 
-export type AlertPayload = AlertMessage | AlertBatch;
+/**
+ * A scan's root sent out of the database (`anchor:` in the config): once a root has left, rewriting
+ * the history it covers is detectable even by someone with full database access. Not a finding:
+ * no severity, no finding id; the notifier filters for findings (`events`, `minSeverity`, `batch`)
+ * do not apply to it, `targets` does.
+ */
+export interface ScanCompletedMessage {
+  version: 1;
+  /** Delivery id (a UUID): the same on every retry. */
+  id: string;
+  type: 'scan.completed';
+  /** One line for people (and `tagledger alerts list`). */
+  summary: string;
+  /** When the scan finished (ISO 8601): the same as `finishedAt`. */
+  occurredAt: string;
+  target: { id: string; kind: string };
+  scanId: number;
+  status: 'succeeded' | 'partial' | 'failed' | 'aborted';
+  startedAt: string;
+  finishedAt: string;
+  /** `scans.root_hash`: sha256 hex over the previous root and the chain heads this scan produced. */
+  rootHash: string;
+  /** `scans.previous_root`: the root of the target's scan before, "" for its first. */
+  previousRoot: string;
+  counts: {
+    repositories: number;
+    tags: number;
+    events: { created: number; moved: number; deleted: number; restored: number };
+    errors: number;
+    warnings: number;
+  };
+}
+
+export type AlertPayload = AlertMessage | AlertBatch | ScanCompletedMessage;
 
 export interface DeliveryResult {
   ok: boolean;

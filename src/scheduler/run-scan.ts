@@ -12,12 +12,12 @@ import { PGlite } from '@electric-sql/pglite';
 import { rawClient, type Database } from '../store/db.js';
 import { tryLockTarget } from '../store/locks.js';
 import { ensureTarget } from '../store/queries/targets.js';
-import { abortStaleScans, finishScan, startScan, type ScanProblem } from '../store/queries/scans.js';
+import { abortStaleScans, finishScan, startScan, type AbortedScan, type ScanProblem } from '../store/queries/scans.js';
 import { InvalidObservationError, liveRepositories, recordObservation, recordRepositoryGone, type RecordResult } from '../store/queries/observations.js';
 import { countEvents } from '../audit/diff.js';
 import { validateObservation } from './validate.js';
 import { alertingContext, evaluateRepository, evaluateTarget, hasEarlierScan, type AlertingContext } from '../alerts/evaluate.js';
-import { releaseHeldAlerts } from '../alerts/outbox.js';
+import { enqueueScanAnchors, releaseHeldAlerts, type AnchoredScan } from '../alerts/outbox.js';
 import { recordScanRoot } from '../store/queries/chain.js';
 import type { RemediationTarget } from '../audit/remediation.js';
 
@@ -102,7 +102,16 @@ export async function runScan(db: Database, configured: TargetConfig, opts: RunS
   const lock = await tryLockTarget(db, target.id);
   if (!lock) throw new TargetBusyError(target.id);
   try {
-    const aborted = await abortStaleScans(db, target.id, now());
+    const alerting = opts.alerting ?? alertingContext();
+    // A stale scan gets its root now, so its anchors are queued with it, in one transaction.
+    const aborted = await db.transaction(async (tx) => {
+      const t = tx as unknown as Database;
+      const stale = await abortStaleScans(t, target.id, now());
+      for (const s of stale) {
+        await enqueueScanAnchors(t, { anchors: alerting.anchors, target: { id: target.id, kind: target.kind }, scan: anchoredScan(s), now: s.finishedAt ?? now() });
+      }
+      return stale.length;
+    });
     if (aborted) log.warn({ aborted }, 'marked scans left running by a stopped process as aborted');
     const startedAt = now();
     const scanId = await startScan(db, { targetId: target.id, startedAt, runner: `${hostname()}:${process.pid}`, scope });
@@ -116,7 +125,6 @@ export async function runScan(db: Database, configured: TargetConfig, opts: RunS
       );
     }
     opts.onStarted?.(scanId);
-    const alerting = opts.alerting ?? alertingContext();
     const baseline = !(await hasEarlierScan(db, target.id, scanId));
     // The scan also stops when the target's lock is lost with its database connection: another
     // process may take the target then, and two scans must never write one target at once.
@@ -136,13 +144,21 @@ export async function runScan(db: Database, configured: TargetConfig, opts: RunS
           : 'succeeded';
     const finishedAt = now();
     const events = state.events;
+    let anchorsQueued = 0;
     await db
       .transaction(async (tx) => {
         const t = tx as unknown as Database;
         await finishScan(t, scanId, { status, finishedAt, repositories: state.repositories, tags: state.tags, events, errors: state.errors, warnings: state.warnings });
         const targetError = state.errors.find((e) => e.repository === null)?.message ?? (status === 'aborted' ? 'scan aborted' : null);
         state.alertsQueued += await evaluateTarget(t, alerting, { target: remediationTarget(target), scanId, now: finishedAt, lastError: targetError });
-        await recordScanRoot(t, { targetId: target.id, scanId, heads: state.heads });
+        const root = await recordScanRoot(t, { targetId: target.id, scanId, heads: state.heads });
+        // The anchor commits with the root it carries: a recorded root always has its delivery queued.
+        anchorsQueued = await enqueueScanAnchors(t, {
+          anchors: alerting.anchors,
+          target: { id: target.id, kind: target.kind },
+          scan: { id: scanId, status, startedAt, finishedAt, repositories: state.repositories, tags: state.tags, events, errors: state.errors.length, warnings: state.warnings.length, ...root },
+          now: finishedAt,
+        });
         await releaseHeldAlerts(t, [scanId], finishedAt);
       })
       .catch((err: unknown) => {
@@ -152,7 +168,7 @@ export async function runScan(db: Database, configured: TargetConfig, opts: RunS
         scanLog.error({ err: innermostMessage(err) }, 'could not record the end of the scan');
         throw new Error(message, { cause: err });
       });
-    scanLog.info({ status, repositories: state.repositories, tags: state.tags, events, errors: state.errors.length, findingsOpened: state.findingsOpened, alertsQueued: state.alertsQueued }, 'scan finished');
+    scanLog.info({ status, repositories: state.repositories, tags: state.tags, events, errors: state.errors.length, findingsOpened: state.findingsOpened, alertsQueued: state.alertsQueued, ...(anchorsQueued ? { anchorsQueued } : {}) }, 'scan finished');
     return {
       scanId,
       target: target.id,
@@ -205,6 +221,23 @@ function scopeWithin(target: TargetConfig, names: string[]): string[] {
   const kept = [...new Set(names)].filter((n) => filter.matches(n)).sort();
   if (!kept.length) throw new Error(`target "${target.id}": none of ${names.map((n) => `"${n}"`).join(', ')} matches the target's repositories filter`);
   return kept;
+}
+
+/** A stale scan's row, as its anchor describes it. */
+function anchoredScan(s: AbortedScan): AnchoredScan {
+  return {
+    id: s.id,
+    status: 'aborted',
+    startedAt: s.startedAt,
+    finishedAt: s.finishedAt ?? s.startedAt,
+    repositories: s.repositories,
+    tags: s.tags,
+    events: s.events ?? null,
+    errors: s.errors.length,
+    warnings: s.warnings.length,
+    rootHash: s.rootHash,
+    previousRoot: s.previousRoot,
+  };
 }
 
 /** What remediation texts need to know about a target (no secrets). */

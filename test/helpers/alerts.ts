@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaultInjector } from '../../src/emulators/faults.js';
-import type { AlertBatch, AlertMessage } from '../../src/notifiers/types.js';
+import type { AlertBatch, AlertMessage, ScanCompletedMessage } from '../../src/notifiers/types.js';
+import { scanCompletedMessage, type AnchoredScan } from '../../src/alerts/outbox.js';
 
 export const digestA = `sha256:${'a1'.repeat(32)}`;
 export const digestB = `sha256:${'b2'.repeat(32)}`;
@@ -42,6 +43,25 @@ export function alertMessage(overrides: Partial<AlertMessage> = {}): AlertMessag
 
 export function alertBatch(alerts: AlertMessage[], id: string = randomUUID()): AlertBatch {
   return { version: 1, id, type: 'batch', alerts };
+}
+
+/** A `scan.completed` anchor for scan 12 of prod-ecr; override what a test cares about. */
+export function scanCompleted(overrides: Partial<AnchoredScan> = {}, id: string = randomUUID()): ScanCompletedMessage {
+  const scan: AnchoredScan = {
+    id: 12,
+    status: 'succeeded',
+    startedAt: new Date('2026-03-03T12:00:00.000Z'),
+    finishedAt: new Date('2026-03-03T12:00:04.211Z'),
+    repositories: 3,
+    tags: 9,
+    events: { created: 1, moved: 2, deleted: 0, restored: 0 },
+    errors: 0,
+    warnings: 1,
+    rootHash: 'c0'.repeat(32),
+    previousRoot: '5e'.repeat(32),
+    ...overrides,
+  };
+  return scanCompletedMessage(scan, { id: 'prod-ecr', kind: 'ecr' }, id);
 }
 
 export interface Delivery {

@@ -87,7 +87,9 @@ beforeAll(async () => {
       `  - id: ecr\n    kind: ecr\n    region: us-east-1\n    endpoint: ${ecr.url}\n    maxAttempts: 2\n` +
       `  - id: harbor\n    kind: harbor\n    url: ${harbor.url}\n    username: robot$audit\n    password: \${file:harbor-secret}\n` +
       `alerts:\n  maxAttempts: 4\n  backoff: { initial: 100ms, max: 200ms }\n  timeout: 3s\n  deliverOnScan: 20s\n` +
-      `notifiers:\n  - id: hook\n    kind: webhook\n    url: ${receiver.url}\n    secret: \${WEBHOOK_SECRET}\n    headers: { Authorization: "Bearer \${HOOK_TOKEN}" }\n`,
+      `notifiers:\n  - id: hook\n    kind: webhook\n    url: ${receiver.url}\n    secret: \${WEBHOOK_SECRET}\n    headers: { Authorization: "Bearer \${HOOK_TOKEN}" }\n` +
+      // Scan roots go to the same signed webhook (scan.completed): they must leak nothing either.
+      `anchor: [hook]\n`,
   );
   if (onPostgres) pgdb = await openTestDatabase();
   env = { ...SECRETS, AWS_ACCESS_KEY_ID: 'AKIASECRETSTEST', DATABASE_URL: pgdb?.url ?? '', LOG_LEVEL: 'debug' };
@@ -135,6 +137,9 @@ describe('secrets across a scan and alert cycle at debug level', () => {
     expect(alerts.length).toBeGreaterThan(0);
     expect(alerts.every((a) => a.status === 'delivered')).toBe(true);
     expect(receiver.deliveries.some((d) => d.headers.authorization === `Bearer ${SECRETS.HOOK_TOKEN}`)).toBe(true);
+    // Every scan's root was anchored: 3 targets, 2 scans each.
+    const anchored = new Set(receiver.deliveries.filter((d) => d.headers['x-tagledger-event'] === 'scan.completed').map((d) => (d.json() as { scanId: number }).scanId));
+    expect(anchored.size).toBe(6);
   });
 
   it('appears in no log line, output or error message of any command', () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { version } from '../../cli/version.js';
-import { alertBatch, alertMessage, signatureValid, startAlertReceiver, type AlertReceiver } from '../../../test/helpers/alerts.js';
+import { alertBatch, alertMessage, scanCompleted, signatureValid, startAlertReceiver, type AlertReceiver } from '../../../test/helpers/alerts.js';
 import { cloudeventsNotifierSchema } from './config.js';
 import { createCloudEventsNotifier, toCloudEvent } from './index.js';
 
@@ -88,6 +88,28 @@ describe('cloudevents notifier', () => {
       datacontenttype: 'application/json',
       data: batch,
     });
+  });
+
+  it('sends a scan anchor as dev.tagledger.scan.completed, the scan as subject, signed', async () => {
+    const payload = scanCompleted();
+    expect((await notifier({ secret }).send(payload, never)).ok).toBe(true);
+    const d = receiver.deliveries[0];
+    expect(d.headers['x-tagledger-event']).toBe('scan.completed');
+    expect(d.headers['x-tagledger-delivery']).toBe(payload.id);
+    expect(signatureValid(secret, d.raw, d.headers['x-tagledger-signature-256'])).toBe(true);
+    const event = d.json() as Record<string, unknown>;
+    expect(cloudEventProblems(event)).toEqual([]);
+    expect(event).toEqual({
+      specversion: '1.0',
+      id: payload.id,
+      source: '/targets/prod-ecr',
+      type: 'dev.tagledger.scan.completed',
+      time: '2026-03-03T12:00:04.211Z',
+      datacontenttype: 'application/json',
+      subject: 'scans/12',
+      data: payload,
+    });
+    expect(d.raw.toString('utf8')).not.toContain(secret);
   });
 
   it('fails like every notifier: 503 retryable, 400 not', async () => {

@@ -6,7 +6,7 @@
  * JSON format: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/formats/json-format.md
  */
 import { createPost, tagledgerHeaders, type PostOptions } from '../common.js';
-import type { AlertBatch, AlertMessage, AlertPayload, DeliveryResult, Notifier } from '../types.js';
+import type { AlertBatch, AlertMessage, AlertPayload, DeliveryResult, Notifier, ScanCompletedMessage } from '../types.js';
 import type { CloudEventsNotifierConfig } from './config.js';
 
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
@@ -26,6 +26,7 @@ export interface TagledgerCloudEvent {
 /** The event for one alert or a batch. Pure: the same payload always gives the same event. */
 export function toCloudEvent(payload: AlertPayload): TagledgerCloudEvent {
   if (payload.type === 'batch') return batchEvent(payload);
+  if (payload.type === 'scan.completed') return scanCompletedEvent(payload);
   const subject = subjectOf(payload);
   return {
     specversion: '1.0',
@@ -55,6 +56,20 @@ function batchEvent(batch: AlertBatch): TagledgerCloudEvent {
     ...(time ? { time } : {}),
     datacontenttype: 'application/json',
     data: batch,
+  };
+}
+
+/** A scan anchor: `dev.tagledger.scan.completed`, subject `scans/<id>`, time = when the scan finished. */
+function scanCompletedEvent(m: ScanCompletedMessage): TagledgerCloudEvent {
+  return {
+    specversion: '1.0',
+    id: m.id,
+    source: `/targets/${m.target.id}`,
+    type: 'dev.tagledger.scan.completed',
+    time: m.finishedAt,
+    datacontenttype: 'application/json',
+    subject: `scans/${m.scanId}`,
+    data: m,
   };
 }
 

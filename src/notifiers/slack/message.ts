@@ -7,7 +7,7 @@
  * Text is mrkdwn, where &, < and > must be escaped (https://api.slack.com/reference/surfaces/formatting#escaping):
  * that also keeps a name like `<!channel>` from pinging anyone.
  */
-import type { AlertBatch, AlertMessage, AlertPayload, FindingType, Severity } from '../types.js';
+import type { AlertBatch, AlertMessage, AlertPayload, FindingType, ScanCompletedMessage, Severity } from '../types.js';
 import { severities } from '../types.js';
 
 export const SLACK_MAX_BLOCKS = 50;
@@ -61,7 +61,23 @@ const severityIcons: Record<Severity, string> = {
 };
 
 export function slackMessage(payload: AlertPayload): SlackMessage {
-  return payload.type === 'batch' ? batchMessage(payload) : alertMessage(payload);
+  if (payload.type === 'batch') return batchMessage(payload);
+  if (payload.type === 'scan.completed') return anchorMessage(payload);
+  return alertMessage(payload);
+}
+
+/**
+ * A scan anchor is one short line: which scan, how it ended, and its whole root hash (the point of
+ * anchoring to a channel is that the full root is kept outside the database).
+ */
+function anchorMessage(m: ScanCompletedMessage): SlackMessage {
+  const c = m.counts;
+  const changes = c.events.created + c.events.moved + c.events.deleted + c.events.restored;
+  const line =
+    `:link: scan #${m.scanId} of \`${escape(m.target.id)}\` ${escape(m.status)} · root \`${escape(m.rootHash)}\`` +
+    ` · ${c.repositories} repositories, ${c.tags} tags, ${changes} tag change${changes === 1 ? '' : 's'}${c.errors ? `, ${c.errors} error${c.errors === 1 ? '' : 's'}` : ''}`;
+  const text = clip(escape(`tagledger: scan #${m.scanId} of ${m.target.id} ${m.status}, root ${m.rootHash}`), SLACK_MAX_SECTION_TEXT);
+  return { text, blocks: [section(line)] };
 }
 
 function alertMessage(m: AlertMessage): SlackMessage {

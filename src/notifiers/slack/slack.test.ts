@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alertBatch, alertMessage, closedPort, digestA, digestB, startAlertReceiver, type AlertReceiver } from '../../../test/helpers/alerts.js';
+import { alertBatch, alertMessage, closedPort, digestA, digestB, scanCompleted, startAlertReceiver, type AlertReceiver } from '../../../test/helpers/alerts.js';
 import type { Severity } from '../types.js';
 import { slackNotifierSchema } from './config.js';
 import { createSlackNotifier } from './index.js';
@@ -112,6 +112,16 @@ describe('slack message', () => {
     expect(items[0].text!.text).toBe(`:rotating_light: *CRITICAL* · Tag moved \`shop/api:1.0.4\`\nsummary 4\n\`sha256:${'a1'.repeat(6)}\` → \`sha256:${'b2'.repeat(6)}\``);
     expect(texts(msg.blocks)).toContain('… and 10 more: `tagledger findings list` shows them all');
     expect(texts(msg.blocks)).toContain(`delivery ${batch.id}`);
+  });
+
+  it('says a scan anchor in one line, with the whole root hash', () => {
+    const m = scanCompleted({ errors: 1, status: 'partial' });
+    const msg = slackMessage(m);
+    assertWithinSlackLimits(msg);
+    expect(msg.text).toBe(`tagledger: scan #12 of prod-ecr partial, root ${'c0'.repeat(32)}`);
+    expect(msg.blocks).toEqual([
+      { type: 'section', text: { type: 'mrkdwn', text: `:link: scan #12 of \`prod-ecr\` partial · root \`${'c0'.repeat(32)}\` · 3 repositories, 9 tags, 3 tag changes, 1 error` } },
+    ]);
   });
 
   it('keeps even a batch of huge alerts within the limits', () => {

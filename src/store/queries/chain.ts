@@ -25,11 +25,14 @@ async function previousRootOf(db: Database, targetId: string, scanId: number): P
 }
 
 /** Records a scan's root from the chain heads it produced (repository name → head after the scan). */
-export async function recordScanRoot(db: Database, p: { targetId: string; scanId: number; heads: Map<string, string> }): Promise<string> {
+export async function recordScanRoot(
+  db: Database,
+  p: { targetId: string; scanId: number; heads: Map<string, string> },
+): Promise<{ rootHash: string; previousRoot: string }> {
   const previousRoot = await previousRootOf(db, p.targetId, p.scanId);
-  const root = scanRoot(previousRoot, [...p.heads.entries()]);
-  await db.update(scans).set({ rootHash: root, previousRoot }).where(eq(scans.id, p.scanId));
-  return root;
+  const rootHash = scanRoot(previousRoot, [...p.heads.entries()]);
+  await db.update(scans).set({ rootHash, previousRoot }).where(eq(scans.id, p.scanId));
+  return { rootHash, previousRoot };
 }
 
 /** The (repository, head) pairs a stored scan produced, read back from its events. */

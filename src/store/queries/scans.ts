@@ -39,11 +39,15 @@ export async function finishScan(
     .where(eq(scans.id, scanId));
 }
 
+/** A scan `abortStaleScans` finished, with the root it recorded for it. */
+export type AbortedScan = typeof scans.$inferSelect & { rootHash: string; previousRoot: string };
+
 /**
- * Marks scans of a target still `running` as aborted. Call it only while holding the target's lock:
- * then no live process can be running them.
+ * Marks scans of a target still `running` as aborted and records their roots; returns them, oldest
+ * first, so that the caller can queue their anchors in the same transaction. Call it only while
+ * holding the target's lock: then no live process can be running them.
  */
-export async function abortStaleScans(db: Database, targetId: string, now: Date): Promise<number> {
+export async function abortStaleScans(db: Database, targetId: string, now: Date): Promise<AbortedScan[]> {
   const rows = await db
     .update(scans)
     .set({
@@ -52,10 +56,14 @@ export async function abortStaleScans(db: Database, targetId: string, now: Date)
       errors: sql`${scans.errors} || ${JSON.stringify([{ repository: null, code: 'failed', message: 'the process running this scan stopped before it finished' }])}::jsonb`,
     })
     .where(and(eq(scans.targetId, targetId), eq(scans.status, 'running')))
-    .returning({ id: scans.id });
+    .returning();
   // Their repositories' events were committed one transaction at a time: cover them with roots too.
-  for (const { id } of rows.sort((a, b) => a.id - b.id)) await recordScanRoot(db, { targetId, scanId: id, heads: await scanHeads(db, id) });
-  return rows.length;
+  const aborted: AbortedScan[] = [];
+  for (const row of rows.sort((a, b) => a.id - b.id)) {
+    const root = await recordScanRoot(db, { targetId, scanId: row.id, heads: await scanHeads(db, row.id) });
+    aborted.push({ ...row, ...root });
+  }
+  return aborted;
 }
 
 export async function recentScans(db: Database, p: { targetId?: string; limit: number }) {
