@@ -9,6 +9,7 @@ import type { TagStrategy } from '../check/strategy.js';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../store/db.js';
 import { severities, type Severity } from '../notifiers/types.js';
+import { findingLastSeen } from '../store/queries/findings.js';
 
 export const REPORT_VERSION = 1;
 
@@ -232,7 +233,7 @@ function findingFrom(r: Row): ReportFinding {
 async function findingRows(db: Database, where: SQL, limit: number): Promise<{ findings: ReportFinding[]; omitted: number }> {
   const res = await db.execute(sql`
     SELECT f.id, f.type, f.severity, f.status, f.target_id, f.repository, f.tag, f.digest, f.previous_digest,
-           f.summary, f.remediation, f.first_seen_at, f.last_seen_at, f.fingerprint, f.status_reason, r.pull_reference
+           f.summary, f.remediation, f.first_seen_at, ${findingLastSeen('f')} AS last_seen_at, f.fingerprint, f.status_reason, r.pull_reference
     FROM findings f
     LEFT JOIN repositories r ON r.target_id = f.target_id AND r.name = f.repository
     WHERE f.status IN ('open', 'acknowledged') AND ${where}

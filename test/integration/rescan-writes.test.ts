@@ -16,6 +16,7 @@ import type { TargetConfig } from '../../src/config/schema.js';
 import type { RepositoryResult } from '../../src/collectors/types.js';
 import type { Database } from '../../src/store/db.js';
 import { tagMapHash } from '../../src/audit/diff.js';
+import { listFindings } from '../../src/store/queries/findings.js';
 import type { ProtectionSettings } from '../../src/audit/protection.js';
 
 const logger = pino({ level: 'silent' });
@@ -60,8 +61,17 @@ function withEvidence(result: RepositoryResult, extra: Record<string, unknown>, 
   return result;
 }
 
+/** "Last seen" of every open condition finding, as listFindings (CLI, API) and the open_findings view give it. */
+async function lastSeen(): Promise<Array<{ id: number; repository: string | null; cli: string; view: string }>> {
+  const listed = await listFindings(t.db, { status: ['open'] });
+  const view = await rows<{ id: number; last_seen: string }>(t.db, sql`SELECT id, last_seen::text AS last_seen FROM open_findings`);
+  return listed
+    .filter((f) => f.lifecycle === 'condition')
+    .map((f) => ({ id: f.id, repository: f.repository, cli: f.lastSeenAt.toISOString(), view: view.find((v) => Number(v.id) === f.id)!.last_seen }));
+}
+
 describe('re-scans', () => {
-  it('write one snapshot row per unchanged repository, plus the scan and target rows, and no tag row', async () => {
+  it('write one snapshot row per unchanged repository and the scan row, nothing else', async () => {
     const estate = () => [observed('app', { a: 1, b: 2, 'dev-1': 3 }, ecr), observed('tools', { x: 4 }), complete];
     await scan(estate());
     // The second scan stores the state hash of repositories created before it existed.
@@ -70,9 +80,27 @@ describe('re-scans', () => {
     expect(refreshed.tags).toBeUndefined();
     expect(refreshed.repositories).toBe(2);
 
+    const seenBefore = await lastSeen();
     const writes = await writesOf(() => scan(estate()));
-    // Open condition findings (mutable repositories) are refreshed: last seen, last scan.
-    expect(writes).toEqual({ targets: 1, scans: 1, repository_snapshots: 2, findings: 2 });
+    // Only the scan row and one snapshot per repository: open condition findings (the mutable
+    // repository "tools", the unprotected dev-1 of "app") are not rewritten ...
+    expect(writes).toEqual({ scans: 1, repository_snapshots: 2 });
+    // ... and still show the scan that saw them last, everywhere "last seen" is read.
+    const seenAfter = await lastSeen();
+    expect(seenAfter.length).toBeGreaterThan(0);
+    const latest = await rows<{ name: string; at: string }>(
+      t.db,
+      sql`SELECT r.name, max(s.observed_at)::text AS at FROM repository_snapshots s JOIN repositories r ON r.id = s.repository_id GROUP BY r.name`,
+    );
+    const lastScan = await rows<{ id: string }>(t.db, sql`SELECT max(scan_id)::text AS id FROM repository_snapshots`);
+    const latestSnapshots = await rows<{ n: number }>(t.db, sql`SELECT count(*)::int AS n FROM repository_snapshots WHERE scan_id = ${Number(lastScan[0].id)}`);
+    expect(Number(latestSnapshots[0].n)).toBe(2);
+    for (const f of seenAfter) {
+      const at = new Date(latest.find((l) => l.name === f.repository)!.at).getTime();
+      expect(new Date(f.cli).getTime()).toBe(at);
+      expect(new Date(f.view).getTime()).toBe(at);
+      expect(new Date(f.cli).getTime()).toBeGreaterThan(new Date(seenBefore.find((b) => b.id === f.id)!.cli).getTime());
+    }
 
     // Each snapshot's tags_hash is the documented hash of the repository's tag → digest map.
     const app = estate()[0];

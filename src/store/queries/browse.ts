@@ -7,6 +7,7 @@ import { and, asc, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm'
 import type { Database } from '../db.js';
 import { findings, repositories, scans, tagEvents, targets } from '../schema/index.js';
 import { severities, type Severity } from '../../notifiers/types.js';
+import { findingColumns } from './findings.js';
 
 export interface Page<T, K> {
   items: T[];
@@ -115,7 +116,7 @@ export async function findingsPage(
   if (p.targetId) where.push(eq(findings.targetId, p.targetId));
   if (p.after !== undefined) where.push(lt(findings.id, p.after));
   const rows = await db
-    .select()
+    .select(findingColumns())
     .from(findings)
     .where(where.length ? and(...where) : undefined)
     .orderBy(desc(findings.id))

@@ -2,7 +2,8 @@
  * Stores finding candidates with their lifecycle. Returns the findings that became open (new or
  * re-opened) — the ones that alert.
  */
-import { and, asc, desc, eq, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
+import { stableJson } from './json.js';
 import type { Database } from '../db.js';
 import { findings } from '../schema/index.js';
 import type { FindingCandidate } from '../../audit/findings.js';
@@ -101,6 +102,9 @@ export async function storeFindings(db: Database, p: StoreFindingsInput): Promis
       reason = prev.status === 'waived' ? 'waiver no longer applies' : 'condition is back';
     }
     const changed = next !== prev.status;
+    // A condition seen again exactly as stored writes nothing: "last seen" of an open condition is
+    // its repository's latest snapshot (findingLastSeen), which the scan writes anyway.
+    if (!changed && sameFinding(prev, common)) continue;
     const [row] = await db
       .update(findings)
       .set({ ...common, status: next, ...(changed ? { statusChangedAt: p.now, statusBy: 'tagledger', statusReason: reason } : {}) })
@@ -126,6 +130,44 @@ export async function storeFindings(db: Database, p: StoreFindingsInput): Promis
   return opened;
 }
 
+/** What a re-evaluation would write is what the row holds already (times and scan ids aside). */
+function sameFinding(
+  prev: FindingRow,
+  next: Pick<FindingRow, 'severity' | 'repository' | 'tag' | 'digest' | 'previousDigest' | 'summary' | 'remediation' | 'protection' | 'details' | 'waivedUntil'>,
+): boolean {
+  return (
+    prev.severity === next.severity &&
+    prev.repository === next.repository &&
+    prev.tag === next.tag &&
+    prev.digest === next.digest &&
+    prev.previousDigest === next.previousDigest &&
+    prev.summary === next.summary &&
+    prev.remediation === next.remediation &&
+    stableJson(prev.protection ?? null) === stableJson(next.protection ?? null) &&
+    stableJson(prev.details ?? null) === stableJson(next.details ?? null) &&
+    (prev.waivedUntil?.getTime() ?? null) === (next.waivedUntil?.getTime() ?? null)
+  );
+}
+
+/**
+ * A finding's "last seen" as shown everywhere (CLI, API, reports, the `open_findings` view). A
+ * condition finding about a repository that is not resolved holds at every scan that observes the
+ * repository, and a re-scan that finds it unchanged writes nothing to it, so its last sighting is
+ * the repository's latest snapshot; everything else is as stored. `f` is the findings table's alias.
+ */
+export function findingLastSeen(f: string): SQL<Date> {
+  return sql.raw(
+    `(CASE WHEN ${f}.lifecycle = 'condition' AND ${f}.status <> 'resolved' AND ${f}.repository IS NOT NULL ` +
+      `THEN GREATEST(${f}.last_seen_at, (SELECT max(ls.observed_at) FROM repository_snapshots ls JOIN repositories lr ON lr.id = ls.repository_id ` +
+      `WHERE lr.target_id = ${f}.target_id AND lr.name = ${f}.repository)) ELSE ${f}.last_seen_at END)`,
+  ) as SQL<Date>;
+}
+
+/** Findings rows with "last seen" as shown (see findingLastSeen). */
+export function findingColumns() {
+  return { ...getTableColumns(findings), lastSeenAt: findingLastSeen('findings').mapWith(findings.lastSeenAt) };
+}
+
 export interface FindingFilter {
   status?: FindingStatus[];
   /** At least this severity. */
@@ -142,7 +184,7 @@ export async function listFindings(db: Database, f: FindingFilter = {}): Promise
   if (f.targetId) where.push(eq(findings.targetId, f.targetId));
   if (f.type) where.push(eq(findings.type, f.type));
   return db
-    .select()
+    .select(findingColumns())
     .from(findings)
     .where(where.length ? and(...where) : undefined)
     .orderBy(desc(sql`array_position(ARRAY['info','low','medium','high','critical'], ${findings.severity})`), asc(findings.id))
@@ -154,11 +196,13 @@ export async function setFindingStatus(
   db: Database,
   p: { id: number; status: 'acknowledged' | 'resolved'; by: string; reason: string; now: Date },
 ): Promise<FindingRow | null> {
-  const [row] = await db
+  const [changed] = await db
     .update(findings)
     .set({ status: p.status, statusBy: p.by, statusReason: p.reason, statusChangedAt: p.now })
     .where(eq(findings.id, p.id))
-    .returning();
+    .returning({ id: findings.id });
+  if (!changed) return null;
+  const [row] = await db.select(findingColumns()).from(findings).where(eq(findings.id, changed.id));
   return row ?? null;
 }
 
