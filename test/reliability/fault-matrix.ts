@@ -12,7 +12,8 @@
  */
 import { and, eq, inArray } from 'drizzle-orm';
 import pino, { type Logger } from 'pino';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
 import type { Collector } from '../../src/collectors/types.js';
 import type { TargetConfig } from '../../src/config/schema.js';
 import { runScan, type ScanSummary } from '../../src/scheduler/run-scan.js';
@@ -232,4 +233,40 @@ export async function scanEmptyRegistry(db: Database, h: FaultHarness): Promise<
   const logger = pino({ level: 'silent' });
   const summary = await within(SCAN_BOUND_MS, 'the scan of an empty registry', runScan(db, h.target, { logger, collector: h.collector(logger) }));
   expect(summary).toMatchObject({ status: 'succeeded', repositories: 0, tags: 0, errors: [], warnings: [], events: { created: 0, moved: 0, deleted: 0, restored: 0 } });
+}
+
+/**
+ * The suite of one collector: every case in a fresh harness against one test database, then a scan
+ * of an empty registry. `harness(false)` builds the registry without its seed repositories.
+ */
+export function describeFaultMatrix<H extends FaultHarness>(name: string, cases: Array<FaultCase<H>>, harness: (seed?: boolean) => Promise<H>): void {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await openTestDatabase();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  describe(name, () => {
+    for (const c of cases) {
+      it(c.fault, async () => {
+        const h = await harness();
+        try {
+          await runFaultCase(t.db, h, c);
+        } finally {
+          await h.close();
+        }
+      });
+    }
+
+    it('an empty registry scans clean', async () => {
+      const h = await harness(false);
+      try {
+        await scanEmptyRegistry(t.db, h);
+      } finally {
+        await h.close();
+      }
+    });
+  });
 }

@@ -4,14 +4,13 @@
  * do, a ConfiguredRetryStrategy without backoff delay.
  */
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, it, vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import type { IncomingMessage } from 'node:http';
 import type { TargetConfig } from '../../src/config/schema.js';
 import { createEcrCollector } from '../../src/collectors/ecr/index.js';
 import type { EcrTargetConfig } from '../../src/collectors/ecr/config.js';
 import { startEcrEmulator, type EcrEmulator } from '../../src/emulators/ecr/index.js';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { runFaultCase, scanEmptyRegistry, SLOW_MS, TIMEOUT_MS, type FaultCase, type FaultHarness } from './fault-matrix.js';
+import { describeFaultMatrix, SLOW_MS, TIMEOUT_MS, type FaultCase, type FaultHarness } from './fault-matrix.js';
 
 interface EcrHarness extends FaultHarness {
   emu: EcrEmulator;
@@ -195,13 +194,6 @@ const cases: FaultCase<EcrHarness>[] = [
   },
 ];
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await openTestDatabase();
-});
-afterAll(async () => {
-  await t?.close();
-});
 beforeEach(() => {
   vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIAFAULTMATRIX');
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'fault-matrix-secret');
@@ -211,24 +203,4 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
-describe('ECR registry faults through runScan', () => {
-  for (const c of cases) {
-    it(c.fault, async () => {
-      const h = await harness();
-      try {
-        await runFaultCase(t.db, h, c);
-      } finally {
-        await h.close();
-      }
-    });
-  }
-
-  it('an empty registry scans clean', async () => {
-    const h = await harness(false);
-    try {
-      await scanEmptyRegistry(t.db, h);
-    } finally {
-      await h.close();
-    }
-  });
-});
+describeFaultMatrix('ECR registry faults through runScan', cases, harness);

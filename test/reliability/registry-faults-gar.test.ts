@@ -6,13 +6,11 @@
  * through a TCP relay in front of the emulator.
  */
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { TargetConfig } from '../../src/config/schema.js';
 import { createGarCollector } from '../../src/collectors/gar/index.js';
 import type { GarTargetConfig } from '../../src/collectors/gar/config.js';
 import { startGarEmulator, type GarEmulator } from '../../src/emulators/gar/index.js';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { RETRY, runFaultCase, scanEmptyRegistry, SLOW_MS, TIMEOUT_MS, type FaultCase, type FaultHarness } from './fault-matrix.js';
+import { RETRY, describeFaultMatrix, SLOW_MS, TIMEOUT_MS, type FaultCase, type FaultHarness } from './fault-matrix.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 interface GarHarness extends FaultHarness {
@@ -191,32 +189,4 @@ const cases: FaultCase<GarHarness>[] = [
   },
 ];
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await openTestDatabase();
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-describe('GAR registry faults through runScan', () => {
-  for (const c of cases) {
-    it(c.fault, async () => {
-      const h = await harness();
-      try {
-        await runFaultCase(t.db, h, c);
-      } finally {
-        await h.close();
-      }
-    });
-  }
-
-  it('an empty registry scans clean', async () => {
-    const h = await harness(false);
-    try {
-      await scanEmptyRegistry(t.db, h);
-    } finally {
-      await h.close();
-    }
-  });
-});
+describeFaultMatrix('GAR registry faults through runScan', cases, harness);

@@ -1,13 +1,11 @@
 /**
  * Registry fault matrix, Harbor REST API v2.0 (see fault-matrix.ts for what every row asserts).
  */
-import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { TargetConfig } from '../../src/config/schema.js';
 import { createHarborCollector } from '../../src/collectors/harbor/index.js';
 import type { HarborTargetConfig } from '../../src/collectors/harbor/config.js';
 import { startHarborEmulator, type HarborEmulator } from '../../src/emulators/harbor/index.js';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { RETRY, runFaultCase, scanEmptyRegistry, SLOW_MS, TIMEOUT_MS, type FaultCase, type FaultHarness } from './fault-matrix.js';
+import { RETRY, describeFaultMatrix, SLOW_MS, TIMEOUT_MS, type FaultCase, type FaultHarness } from './fault-matrix.js';
 
 interface HarborHarness extends FaultHarness {
   emu: HarborEmulator;
@@ -189,32 +187,4 @@ const cases: FaultCase<HarborHarness>[] = [
   },
 ];
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await openTestDatabase();
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-describe('Harbor registry faults through runScan', () => {
-  for (const c of cases) {
-    it(c.fault, async () => {
-      const h = await harness();
-      try {
-        await runFaultCase(t.db, h, c);
-      } finally {
-        await h.close();
-      }
-    });
-  }
-
-  it('an empty registry scans clean', async () => {
-    const h = await harness(false);
-    try {
-      await scanEmptyRegistry(t.db, h);
-    } finally {
-      await h.close();
-    }
-  });
-});
+describeFaultMatrix('Harbor registry faults through runScan', cases, harness);

@@ -1,14 +1,12 @@
 /**
  * Registry fault matrix, OCI distribution API (see fault-matrix.ts for what every row asserts).
  */
-import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { IncomingMessage } from 'node:http';
 import type { TargetConfig } from '../../src/config/schema.js';
 import { createOciCollector } from '../../src/collectors/oci/index.js';
 import type { OciTargetConfig } from '../../src/collectors/oci/config.js';
 import { startOciEmulator, type OciEmulator } from '../../src/emulators/oci/index.js';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { RETRY, runFaultCase, scanEmptyRegistry, SLOW_MS, TIMEOUT_MS, type FaultCase, type FaultHarness } from './fault-matrix.js';
+import { RETRY, describeFaultMatrix, SLOW_MS, TIMEOUT_MS, type FaultCase, type FaultHarness } from './fault-matrix.js';
 
 interface OciHarness extends FaultHarness {
   emu: OciEmulator;
@@ -195,32 +193,4 @@ const cases: FaultCase<OciHarness>[] = [
   },
 ];
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await openTestDatabase();
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-describe('OCI registry faults through runScan', () => {
-  for (const c of cases) {
-    it(c.fault, async () => {
-      const h = await harness();
-      try {
-        await runFaultCase(t.db, h, c);
-      } finally {
-        await h.close();
-      }
-    });
-  }
-
-  it('an empty registry scans clean', async () => {
-    const h = await harness(false);
-    try {
-      await scanEmptyRegistry(t.db, h);
-    } finally {
-      await h.close();
-    }
-  });
-});
+describeFaultMatrix('OCI registry faults through runScan', cases, harness);
