@@ -20,7 +20,7 @@ import { parseCheckOptions } from '../../src/cli/check.js';
 import { UsageError } from '../../src/cli/exit.js';
 
 let dir: string;
-let work: string;
+let deploy: string;
 let config: string;
 let env: NodeJS.ProcessEnv;
 let digests: Record<string, string>;
@@ -63,8 +63,8 @@ beforeAll(async () => {
     ].join('\n'),
   );
   env = { DATABASE_URL: pg?.url ?? '' };
-  work = join(dir, 'work');
-  cpSync(join(repoRoot, 'test', 'fixtures', 'check'), work, { recursive: true });
+  deploy = join(dir, 'deploy');
+  cpSync(join(repoRoot, 'test', 'fixtures', 'check'), deploy, { recursive: true });
 });
 
 afterAll(async () => {
@@ -73,8 +73,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const read = (rel: string) => readFileSync(join(work, rel), 'utf8');
-/** tsx resolved from the repository: the CLI runs in a temporary directory so paths print as `work/...`. */
+const read = (rel: string) => readFileSync(join(deploy, rel), 'utf8');
+/** tsx resolved from the repository: the CLI runs in a temporary directory so paths print as `deploy/...`. */
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** The real CLI from source, in the test's directory, with `input` on stdin (closed when absent). */
@@ -98,14 +98,14 @@ const check = (...args: string[]) => cli(['check', ...args]);
 
 describe('tagledger check', () => {
   it('exits 1 when a verdict reaches --fail-on, 0 otherwise, and prints JSON', async () => {
-    const high = await check('work/helm/rendered.yaml', '--fail-on', 'high');
+    const high = await check('deploy/helm/rendered.yaml', '--fail-on', 'high');
     expect(high.stderr).toBe('');
     expect(high.code).toBe(1);
     expect(high.stdout).toMatch(/^LOCATION\s+SEVERITY\s+VERDICT\s+IMAGE\s+REASON$/m);
-    expect(high.stdout).toMatch(/^work\/helm\/rendered\.yaml:23\s+high\s+moved\s+registry\.shop\.example\/shop\/api:v1\.0\.0\s+tag v1\.0\.0 moved on/m);
+    expect(high.stdout).toMatch(/^deploy\/helm\/rendered\.yaml:23\s+high\s+moved\s+registry\.shop\.example\/shop\/api:v1\.0\.0\s+tag v1\.0\.0 moved on/m);
     expect(high.stdout).toContain('6 reference(s) in 1 file(s): 4 high, 1 medium, 1 ok');
 
-    const json = await check('work/helm/rendered.yaml', '--fail-on', 'critical', '--format', 'json', '--moved-within', '90d');
+    const json = await check('deploy/helm/rendered.yaml', '--fail-on', 'critical', '--format', 'json', '--moved-within', '90d');
     expect(json.code).toBe(0);
     const out = JSON.parse(json.stdout) as { results: Array<{ file: string; line: number; verdict: string; severity: string }>; summary: unknown };
     expect(out.results.map((r) => [r.line, r.verdict, r.severity])).toEqual([
@@ -121,20 +121,20 @@ describe('tagledger check', () => {
 
   it('--pin --dry-run prints a unified diff and changes nothing', async () => {
     const before = { helm: read('helm/rendered.yaml'), compose: read('compose/docker-compose.yml'), docker: read('docker/Dockerfile') };
-    const r = await check('work', '--pin', '--dry-run');
+    const r = await check('deploy', '--pin', '--dry-run');
     // shop/worker's last digest is stale (its listing failed in the last scan): refused, so exit 1.
     expect(r.code).toBe(1);
-    expect(r.stdout.startsWith('--- a/work/compose/docker-compose.yml\n+++ b/work/compose/docker-compose.yml\n@@ ')).toBe(true);
+    expect(r.stdout.startsWith('--- a/deploy/compose/docker-compose.yml\n+++ b/deploy/compose/docker-compose.yml\n@@ ')).toBe(true);
     expect(r.stdout).toContain(`\n-          image: "registry.shop.example/shop/api:v1.0.0"\n+          image: "registry.shop.example/shop/api:v1.0.0@${digests['shop/api:v1.0.0']}"\n`);
-    expect(r.stdout).toContain('--- a/work/docker/Dockerfile\n');
+    expect(r.stdout).toContain('--- a/deploy/docker/Dockerfile\n');
     expect(r.stdout).not.toContain('odd-references.yaml');
-    expect(r.stderr).toMatch(/work\/compose\/docker-compose\.yml:12\s+refused\s+registry\.shop\.example\/shop\/worker:2\.0\.0\s+the last successful scan of shop/);
+    expect(r.stderr).toMatch(/deploy\/compose\/docker-compose\.yml:12\s+refused\s+registry\.shop\.example\/shop\/worker:2\.0\.0\s+the last successful scan of shop/);
     expect(r.stderr).toContain('would pin 11, refused 2, skipped 9; would change 3 file(s)');
     expect({ helm: read('helm/rendered.yaml'), compose: read('compose/docker-compose.yml'), docker: read('docker/Dockerfile') }).toEqual(before);
   });
 
   it('--pin rewrites the files in place; checked again they are pinned', async () => {
-    const pinned = await check('work/helm', 'work/docker', '--pin');
+    const pinned = await check('deploy/helm', 'deploy/docker', '--pin');
     expect(pinned.code).toBe(0);
     expect(pinned.stdout).toContain('pinned 9, refused 0, skipped 2; changed 2 file(s)');
     const helm = read('helm/rendered.yaml');
@@ -143,7 +143,7 @@ describe('tagledger check', () => {
     expect(helm).toContain('# Source: shop/templates/cronjob-report.yaml\n');
     expect(read('docker/Dockerfile')).toContain(`FROM registry.shop.example/shop/api:latest@${digests['shop/api:latest']} AS runtime\n`);
 
-    const again = await check('work/helm', '--format', 'sarif', '--fail-on', 'info');
+    const again = await check('deploy/helm', '--format', 'sarif', '--fail-on', 'info');
     expect(again.code).toBe(0);
     const sarif = JSON.parse(again.stdout) as { version: string; runs: Array<{ results: unknown[] }> };
     expect(sarif.version).toBe('2.1.0');
@@ -161,10 +161,10 @@ describe('tagledger check', () => {
   });
 
   it('refuses bad usage with exit code 3', async () => {
-    const dry = await check('work', '--dry-run');
+    const dry = await check('deploy', '--dry-run');
     expect(dry).toMatchObject({ code: 3, stderr: 'tagledger: --dry-run goes with --pin\n' });
-    const missing = await check('work/nope.yaml');
-    expect(missing).toMatchObject({ code: 3, stderr: 'tagledger: work/nope.yaml: no such file or folder\n' });
+    const missing = await check('deploy/nope.yaml');
+    expect(missing).toMatchObject({ code: 3, stderr: 'tagledger: deploy/nope.yaml: no such file or folder\n' });
   });
 
   it('validates the options before opening the database', () => {
