@@ -7,7 +7,7 @@ import type { Database } from '../store/db.js';
 import { scans } from '../store/schema/index.js';
 import type { RecordResult } from '../store/queries/observations.js';
 import { storeFindings } from '../store/queries/findings.js';
-import { repositoryFindings, scanFailureFinding } from '../audit/findings.js';
+import { repositoryFindings, scanFailureFinding, type FindingCandidate } from '../audit/findings.js';
 import { compilePolicy, type CompiledPolicy, type PolicyConfig } from '../audit/policy.js';
 import type { RemediationTarget } from '../audit/remediation.js';
 import { enqueueAlerts, type OutboxNotifier } from './outbox.js';
@@ -52,8 +52,8 @@ export interface EvaluateInput {
   gone?: boolean;
 }
 
-/** Returns how many alerts were queued. */
-export async function evaluateRepository(db: Database, ctx: AlertingContext, p: EvaluateInput): Promise<{ opened: number; alerts: number }> {
+/** What a repository's recorded change means under the policy: the candidates storeFindings takes. */
+export function repositoryCandidates(ctx: AlertingContext, p: Omit<EvaluateInput, 'scanId' | 'baseline'>): FindingCandidate[] {
   const settingsEvent = p.record.repositoryEvents.find((e) => e.kind === 'settings_changed');
   const { events, conditions } = repositoryFindings({
     target: p.target,
@@ -67,11 +67,16 @@ export async function evaluateRepository(db: Database, ctx: AlertingContext, p: 
     movableTags: ctx.movableTags,
     now: p.now,
   });
+  return [...events, ...(p.gone ? [] : conditions)];
+}
+
+/** Returns how many findings opened and alerts were queued. */
+export async function evaluateRepository(db: Database, ctx: AlertingContext, p: EvaluateInput): Promise<{ opened: number; alerts: number }> {
   const opened = await storeFindings(db, {
     targetId: p.target.id,
     scanId: p.scanId,
     now: p.now,
-    candidates: [...events, ...(p.gone ? [] : conditions)],
+    candidates: repositoryCandidates(ctx, p),
     conditionScope: { repository: p.repository },
   });
   const queued = await enqueueAlerts(db, { opened, target: { id: p.target.id, kind: p.target.kind }, scanId: p.scanId, notifiers: ctx.notifiers, now: p.now, baseline: p.baseline });

@@ -13,10 +13,24 @@ import { rawClient, type Database } from '../store/db.js';
 import { tryLockTarget } from '../store/locks.js';
 import { ensureTarget } from '../store/queries/targets.js';
 import { abortStaleScans, finishScan, startScan, type AbortedScan, type ScanProblem } from '../store/queries/scans.js';
-import { InvalidObservationError, liveRepositories, recordObservation, recordRepositoryGone, type RecordResult } from '../store/queries/observations.js';
+import {
+  InvalidObservationError,
+  liveRepositories,
+  loadStoredRepository,
+  prepareObservation,
+  recordObservation,
+  recordRepositoryGone,
+  recordUnchanged,
+  repositoryUnchanged,
+  unchangedResult,
+  type PreparedObservation,
+  type RecordResult,
+  type StoredRepository,
+} from '../store/queries/observations.js';
+import { findingsUnchanged, loadRepositoryConditions } from '../store/queries/findings.js';
 import { countEvents } from '../audit/diff.js';
 import { validateObservation } from './validate.js';
-import { alertingContext, evaluateRepository, evaluateTarget, hasEarlierScan, type AlertingContext } from '../alerts/evaluate.js';
+import { alertingContext, evaluateRepository, evaluateTarget, hasEarlierScan, repositoryCandidates, type AlertingContext } from '../alerts/evaluate.js';
 import { enqueueScanAnchors, releaseHeldAlerts, type AnchoredScan } from '../alerts/outbox.js';
 import { recordScanRoot } from '../store/queries/chain.js';
 import type { RemediationTarget } from '../audit/remediation.js';
@@ -381,11 +395,18 @@ async function storeObservation(sc: StoreContext, obs: RepositoryObservation, st
   const targetId = sc.target.id;
   try {
     const observedAt = now();
+    const prepared = prepareObservation(obs);
+    const stored = await loadStoredRepository(db, targetId, obs.repository);
+    if (stored && (await storeUnchanged(sc, stored, prepared, observedAt))) {
+      state.repositories += 1;
+      state.tags += obs.tags.length;
+      return;
+    }
     let opened = 0;
     let queued = 0;
     const result = await db.transaction(async (tx) => {
       const t = tx as unknown as Database;
-      const record = await recordObservation(t, { targetId, scanId, observedAt, observation: obs, validate: validateObservation });
+      const record = await recordObservation(t, { targetId, scanId, observedAt, observation: obs, prepared, stored, validate: validateObservation });
       const outcome = await evaluateRepository(t, sc.alerting, { target: remediationTarget(sc.target), repository: obs.repository, scanId, now: observedAt, baseline: sc.baseline, record });
       opened = outcome.opened;
       queued = outcome.alerts;
@@ -410,6 +431,23 @@ async function storeObservation(sc: StoreContext, obs: RepositoryObservation, st
     state.errors.push({ repository: obs.repository, code: 'failed', message: `could not store: ${errorMessage(err)}` });
     log.error({ repository: obs.repository, err: errorMessage(err) }, 'could not store repository; nothing of it was written');
   }
+}
+
+/**
+ * A re-scan of a repository in which nothing changed (the common case) writes its snapshot and
+ * nothing else. When the stored row says what the observation says and the repository's condition
+ * findings would be written back exactly as they are, that one statement is all: no transaction,
+ * no per-tag work. Otherwise (false) the caller records the observation in full. The target's lock
+ * keeps other scans from writing the repository in between.
+ */
+async function storeUnchanged(sc: StoreContext, stored: StoredRepository, prepared: PreparedObservation, observedAt: Date): Promise<boolean> {
+  if (!repositoryUnchanged(stored, prepared)) return false;
+  const repository = prepared.observation.repository;
+  const candidates = repositoryCandidates(sc.alerting, { target: remediationTarget(sc.target), repository, now: observedAt, record: unchangedResult(stored, prepared) });
+  const conditions = await loadRepositoryConditions(sc.db, sc.target.id, repository);
+  if (!findingsUnchanged(candidates, conditions, { targetId: sc.target.id, scanId: sc.scanId, now: observedAt, conditionScope: { repository } })) return false;
+  await recordUnchanged(sc.db, { repositoryId: stored.id, scanId: sc.scanId, observedAt, prepared });
+  return true;
 }
 
 /** The driver's own words: the query builder wraps them as "Failed query: <sql> params: ...". */

@@ -18,6 +18,7 @@ import type { Database } from '../../src/store/db.js';
 import { tagMapHash } from '../../src/audit/diff.js';
 import { listFindings } from '../../src/store/queries/findings.js';
 import type { ProtectionSettings } from '../../src/audit/protection.js';
+import { alertingContext, type AlertingContext } from '../../src/alerts/evaluate.js';
 
 const logger = pino({ level: 'silent' });
 const target = { id: 'local', kind: 'oci', url: 'http://127.0.0.1:1', insecureSkipTlsVerify: false } as TargetConfig;
@@ -33,8 +34,8 @@ afterEach(async () => {
 
 let clock = Date.parse('2026-05-01T00:00:00Z');
 const now = () => new Date((clock += 1000));
-const scan = (results: RepositoryResult[], storeConcurrency?: number) =>
-  runScan(t.db, target, { logger, collector: scriptedCollector('local', results), now, storeConcurrency });
+const scan = (results: RepositoryResult[], storeConcurrency?: number, alerting?: AlertingContext) =>
+  runScan(t.db, target, { logger, collector: scriptedCollector('local', results), now, storeConcurrency, alerting });
 
 async function rows<T>(db: Database, q: ReturnType<typeof sql>): Promise<T[]> {
   return ((await db.execute(q)) as unknown as { rows: T[] }).rows;
@@ -106,6 +107,39 @@ describe('re-scans', () => {
     const app = estate()[0];
     const hashes = await rows<{ tags_hash: string }>(t.db, sql`SELECT s.tags_hash FROM repository_snapshots s JOIN repositories r ON r.id = s.repository_id WHERE r.name = 'app'`);
     expect(new Set(hashes.map((h) => h.tags_hash))).toEqual(new Set([tagMapHash(app.kind === 'observed' ? app.observation.tags : [])]));
+  });
+
+  it('re-judges the findings of an unchanged repository when the policy changed, or a finding was set by hand', async () => {
+    const estate = () => [observed('app', { 'v1.0': 1, 'dev-1': 2 }, ecr), observed('tools', { x: 4 }), complete];
+    const open = async () =>
+      (await listFindings(t.db, { status: ['open', 'waived'] }))
+        .filter((f) => f.lifecycle === 'condition')
+        .map((f) => `${f.type} ${f.repository} ${f.status}`)
+        .sort();
+    await scan(estate());
+    expect(await open()).toEqual(['repository.mutable app open', 'repository.mutable tools open']);
+    expect(await writesOf(() => scan(estate()))).toEqual({ scans: 1, repository_snapshots: 2 });
+
+    // Nothing in the registry changed, but policy now says dev-1 must never move: a new finding.
+    const strict = alertingContext({ policy: { protectedTags: ['dev-*'] } });
+    const judged = await writesOf(() => scan(estate(), undefined, strict));
+    expect(judged.findings).toBe(1);
+    expect(await open()).toEqual(['repository.mutable app open', 'repository.mutable tools open', 'tag.unprotected app open']);
+    expect(await writesOf(() => scan(estate(), undefined, strict))).toEqual({ scans: 1, repository_snapshots: 2 });
+
+    // A waiver for one condition: written as waived.
+    const waived = alertingContext({ policy: { protectedTags: ['dev-*'], ignore: [{ target: 'local', repository: 'tools', type: 'repository.mutable', reason: 'scratch images' }] } });
+    expect((await writesOf(() => scan(estate(), undefined, waived))).findings).toBe(1);
+    expect(await open()).toEqual(['repository.mutable app open', 'repository.mutable tools waived', 'tag.unprotected app open']);
+
+    // Back to the default policy: the tag rule's finding resolves, the waiver no longer applies.
+    expect((await writesOf(() => scan(estate()))).findings).toBe(2);
+    expect(await open()).toEqual(['repository.mutable app open', 'repository.mutable tools open']);
+
+    // A condition resolved by hand in the database is the scan's to re-open.
+    await t.db.execute(sql`UPDATE findings SET status = 'resolved' WHERE repository = 'tools'`);
+    expect((await writesOf(() => scan(estate()))).findings).toBe(1);
+    expect(await open()).toEqual(['repository.mutable app open', 'repository.mutable tools open']);
   });
 
   it('stores evidence, media type and pushed-at that changed while every digest stayed the same', async () => {

@@ -2,7 +2,7 @@
  * Stores finding candidates with their lifecycle. Returns the findings that became open (new or
  * re-opened) — the ones that alert.
  */
-import { and, asc, desc, eq, getTableColumns, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, or, sql, type SQL } from 'drizzle-orm';
 import { stableJson } from './json.js';
 import type { Database } from '../db.js';
 import { findings } from '../schema/index.js';
@@ -50,27 +50,19 @@ export interface StoreFindingsInput {
 export async function storeFindings(db: Database, p: StoreFindingsInput): Promise<FindingRow[]> {
   const opened: FindingRow[] = [];
   const fingerprints = p.candidates.map((c) => c.fingerprint);
-  const existing = fingerprints.length ? await db.select().from(findings).where(inArray(findings.fingerprint, fingerprints)) : [];
+  // One read: the candidates' rows and every unresolved condition of the scope (to resolve those
+  // no longer among the candidates).
+  const wanted: SQL[] = [];
+  if (fingerprints.length) wanted.push(inArray(findings.fingerprint, fingerprints));
+  if (p.conditionScope) wanted.push(and(...conditionScopeFilter(p.targetId, p.conditionScope))!);
+  const existing = wanted.length ? await db.select().from(findings).where(wanted.length === 1 ? wanted[0] : or(...wanted)) : [];
   const byFingerprint = new Map(existing.map((f) => [f.fingerprint, f]));
 
   for (const c of p.candidates) {
     const prev = byFingerprint.get(c.fingerprint);
-    const status: FindingStatus = c.waiver ? 'waived' : 'open';
-    const common = {
-      severity: c.severity,
-      repository: c.repository,
-      tag: c.tag,
-      digest: c.digest,
-      previousDigest: c.previousDigest,
-      protection: c.protection,
-      summary: c.summary,
-      remediation: c.remediation,
-      details: c.details,
-      lastSeenAt: p.now,
-      lastScanId: p.scanId,
-      waivedUntil: c.waiver?.expires ?? null,
-    };
+    const common = findingValues(c, p);
     if (!prev) {
+      const status: FindingStatus = c.waiver ? 'waived' : 'open';
       const [row] = await db
         .insert(findings)
         .values({
@@ -90,44 +82,114 @@ export async function storeFindings(db: Database, p: StoreFindingsInput): Promis
       if (status === 'open') opened.push(row);
       continue;
     }
-    // Existing row. Event findings never change after they open; conditions track their state.
-    if (c.lifecycle === 'event') continue;
-    let next: FindingStatus = prev.status as FindingStatus;
-    let reason = prev.statusReason;
-    if (c.waiver) {
-      if (prev.status !== 'waived') reason = `waived: ${c.waiver.reason}`;
-      next = 'waived';
-    } else if (prev.status === 'resolved' || prev.status === 'waived') {
-      next = 'open';
-      reason = prev.status === 'waived' ? 'waiver no longer applies' : 'condition is back';
-    }
-    const changed = next !== prev.status;
-    // A condition seen again exactly as stored writes nothing: "last seen" of an open condition is
-    // its repository's latest snapshot (findingLastSeen), which the scan writes anyway.
-    if (!changed && sameFinding(prev, common)) continue;
+    const update = existingFindingUpdate(c, prev, common);
+    if (!update) continue;
     const [row] = await db
       .update(findings)
-      .set({ ...common, status: next, ...(changed ? { statusChangedAt: p.now, statusBy: 'tagledger', statusReason: reason } : {}) })
+      .set({ ...common, status: update.status, ...(update.changed ? { statusChangedAt: p.now, statusBy: 'tagledger', statusReason: update.reason } : {}) })
       .where(eq(findings.id, prev.id))
       .returning();
-    if (changed && next === 'open') opened.push(row);
+    if (update.changed && update.status === 'open') opened.push(row);
   }
 
   if (p.conditionScope) {
-    const scope: SQL[] = [
-      eq(findings.targetId, p.targetId),
-      eq(findings.lifecycle, 'condition'),
-      inArray(findings.status, ['open', 'acknowledged', 'waived']),
-      p.conditionScope.repository === null ? sql`${findings.repository} IS NULL` : eq(findings.repository, p.conditionScope.repository),
-    ];
-    if (p.conditionScope.types) scope.push(inArray(findings.type, p.conditionScope.types));
-    if (fingerprints.length) scope.push(notInArray(findings.fingerprint, fingerprints));
-    await db
-      .update(findings)
-      .set({ status: 'resolved', statusChangedAt: p.now, statusBy: 'tagledger', statusReason: 'condition cleared', lastScanId: p.scanId })
-      .where(and(...scope));
+    const cleared = clearedConditions(existing, new Set(fingerprints), p.targetId, p.conditionScope);
+    if (cleared.length) {
+      await db
+        .update(findings)
+        .set({ status: 'resolved', statusChangedAt: p.now, statusBy: 'tagledger', statusReason: 'condition cleared', lastScanId: p.scanId })
+        .where(inArray(findings.id, cleared.map((f) => f.id)));
+    }
   }
   return opened;
+}
+
+/**
+ * The condition findings of one repository, whatever their status: what storeFindings would read
+ * for that repository's condition candidates and scope (one row per condition type at most).
+ */
+export async function loadRepositoryConditions(db: Database, targetId: string, repository: string): Promise<FindingRow[]> {
+  return db
+    .select()
+    .from(findings)
+    .where(and(eq(findings.targetId, targetId), eq(findings.repository, repository), eq(findings.lifecycle, 'condition')));
+}
+
+/**
+ * storeFindings would write nothing for these candidates and this scope, given the rows it would
+ * read (`stored`: every condition finding of the scope's repository, see loadRepositoryConditions).
+ * Condition candidates only: an event candidate always has something to say.
+ */
+export function findingsUnchanged(candidates: FindingCandidate[], stored: FindingRow[], p: { targetId: string; scanId: number | null; now: Date; conditionScope: { repository: string; types?: string[] } }): boolean {
+  const byFingerprint = new Map(stored.map((f) => [f.fingerprint, f]));
+  for (const c of candidates) {
+    const prev = byFingerprint.get(c.fingerprint);
+    if (!prev || c.lifecycle !== 'condition' || existingFindingUpdate(c, prev, findingValues(c, p))) return false;
+  }
+  return clearedConditions(stored, new Set(candidates.map((c) => c.fingerprint)), p.targetId, p.conditionScope).length === 0;
+}
+
+type FindingValues = ReturnType<typeof findingValues>;
+
+function findingValues(c: FindingCandidate, p: { scanId: number | null; now: Date }) {
+  return {
+    severity: c.severity,
+    repository: c.repository,
+    tag: c.tag,
+    digest: c.digest,
+    previousDigest: c.previousDigest,
+    protection: c.protection,
+    summary: c.summary,
+    remediation: c.remediation,
+    details: c.details,
+    lastSeenAt: p.now,
+    lastScanId: p.scanId,
+    waivedUntil: c.waiver?.expires ?? null,
+  };
+}
+
+/** How a stored finding changes when its candidate is seen again; null: not at all. */
+function existingFindingUpdate(c: FindingCandidate, prev: FindingRow, common: FindingValues): { status: FindingStatus; changed: boolean; reason: string | null } | null {
+  // Event findings never change after they open; conditions track their state.
+  if (c.lifecycle === 'event') return null;
+  let next: FindingStatus = prev.status as FindingStatus;
+  let reason = prev.statusReason;
+  if (c.waiver) {
+    if (prev.status !== 'waived') reason = `waived: ${c.waiver.reason}`;
+    next = 'waived';
+  } else if (prev.status === 'resolved' || prev.status === 'waived') {
+    next = 'open';
+    reason = prev.status === 'waived' ? 'waiver no longer applies' : 'condition is back';
+  }
+  const changed = next !== prev.status;
+  // A condition seen again exactly as stored writes nothing: "last seen" of an open condition is
+  // its repository's latest snapshot (findingLastSeen), which the scan writes anyway.
+  if (!changed && sameFinding(prev, common)) return null;
+  return { status: next, changed, reason };
+}
+
+function conditionScopeFilter(targetId: string, scope: NonNullable<StoreFindingsInput['conditionScope']>): SQL[] {
+  const filter: SQL[] = [
+    eq(findings.targetId, targetId),
+    eq(findings.lifecycle, 'condition'),
+    inArray(findings.status, ['open', 'acknowledged', 'waived']),
+    scope.repository === null ? sql`${findings.repository} IS NULL` : eq(findings.repository, scope.repository),
+  ];
+  if (scope.types) filter.push(inArray(findings.type, scope.types));
+  return filter;
+}
+
+/** Unresolved conditions of the scope that are not among the candidates: their condition is gone. */
+function clearedConditions(rows: FindingRow[], candidates: Set<string>, targetId: string, scope: NonNullable<StoreFindingsInput['conditionScope']>): FindingRow[] {
+  return rows.filter(
+    (f) =>
+      f.targetId === targetId &&
+      f.lifecycle === 'condition' &&
+      (f.status === 'open' || f.status === 'acknowledged' || f.status === 'waived') &&
+      f.repository === scope.repository &&
+      (!scope.types || scope.types.includes(f.type)) &&
+      !candidates.has(f.fingerprint),
+  );
 }
 
 /** What a re-evaluation would write is what the row holds already (times and scan ids aside). */

@@ -151,8 +151,9 @@ function repositoryHashes(tags: readonly TagObservation[], verdicts: readonly Pr
   order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
   const mediaTypes = new Map<string, number>();
   const reasons = new Map<string, number>();
-  let text = '';
-  let map = '';
+  // Lines joined once: a string grown by thousands of appends costs more to flatten for hashing.
+  const lines: string[] = new Array(n + 1);
+  const map: string[] = new Array(n);
   let usual = true;
   let previous: string | null = null;
   for (let k = 0; k < n; k++) {
@@ -169,15 +170,15 @@ function repositoryHashes(tags: readonly TagObservation[], verdicts: readonly Pr
     }
     let reason = reasons.get(v.reason);
     if (reason === undefined) reasons.set(v.reason, (reason = reasons.size));
-    text +=
+    lines[k] =
       t.tag.length + ':' + t.tag + ' ' + t.digest.length + ':' + t.digest + ' ' + mt + ' ' + (t.pushedAt ? t.pushedAt.getTime() : '-') + ' ' +
       (v.protected ? 'P' : 'M') + reason + ' ' + (t.extra ? evidenceText(t.extra) : '-') + '\n';
-    map += t.tag + ' ' + t.digest + '\n';
+    map[k] = t.tag + ' ' + t.digest + '\n';
   }
-  text += JSON.stringify([...mediaTypes.keys()]) + '\n' + JSON.stringify([...reasons.keys()]);
+  lines[n] = JSON.stringify([...mediaTypes.keys()]) + '\n' + JSON.stringify([...reasons.keys()]);
   return {
-    stateHash: `v2:${createHash('sha256').update(text).digest('hex')}`,
-    tagsHash: usual ? `sha256:${createHash('sha256').update(map).digest('hex')}` : tagMapHash(tags),
+    stateHash: `v2:${createHash('sha256').update(lines.join('')).digest('hex')}`,
+    tagsHash: usual ? `sha256:${createHash('sha256').update(map.join('')).digest('hex')}` : tagMapHash(tags),
   };
 }
 
@@ -214,6 +215,104 @@ export class InvalidObservationError extends Error {
   }
 }
 
+/** An observation with its per-tag protection verdicts and its hashes, computed once. */
+export interface PreparedObservation {
+  observation: RepositoryObservation;
+  verdicts: ProtectionVerdict[];
+  stateHash: string;
+  tagsHash: string;
+}
+
+export function prepareObservation(obs: RepositoryObservation): PreparedObservation {
+  const verdictOf = protectionEvaluator(obs.protection as ProtectionSettings);
+  const verdicts = obs.tags.map((t) => verdictOf(t.tag));
+  return { observation: obs, verdicts, ...repositoryHashes(obs.tags, verdicts) };
+}
+
+/** A repository's row as an observation is compared with it. */
+export interface StoredRepository {
+  id: number;
+  protection: unknown;
+  pullReference: string;
+  rawSettings: unknown;
+  gone: boolean;
+  chainSeq: number;
+  chainHead: string | null;
+  stateHash: string | null;
+}
+
+/** The repository's row, or null when the target has no repository of that name yet. */
+export async function loadStoredRepository(db: Database, targetId: string, name: string): Promise<StoredRepository | null> {
+  // A plain query: every repository of every scan runs it (see loadKnownTags).
+  const found = (await db.execute(sql`
+    SELECT id, protection, pull_reference, raw_settings, gone_at IS NOT NULL AS gone, chain_seq::text AS chain_seq, chain_head, state_hash
+    FROM repositories WHERE target_id = ${targetId} AND name = ${name}`)) as unknown as {
+    rows: Array<{ id: number; protection: unknown; pull_reference: string; raw_settings: unknown; gone: boolean; chain_seq: string; chain_head: string | null; state_hash: string | null }>;
+  };
+  const row = found.rows[0];
+  if (!row) return null;
+  return {
+    id: Number(row.id),
+    protection: row.protection,
+    pullReference: row.pull_reference,
+    rawSettings: row.raw_settings,
+    gone: row.gone,
+    chainSeq: Number(row.chain_seq),
+    chainHead: row.chain_head,
+    stateHash: row.state_hash,
+  };
+}
+
+/**
+ * The stored row already says everything the observation says: same settings, evidence, pull
+ * reference and state hash, and the repository is not marked gone. Recording it would write its
+ * snapshot and nothing else (see recordUnchanged).
+ */
+export function repositoryUnchanged(stored: StoredRepository, prepared: PreparedObservation): boolean {
+  const obs = prepared.observation;
+  return (
+    !stored.gone &&
+    stored.stateHash === prepared.stateHash &&
+    stored.pullReference === obs.pullReference &&
+    stableJson(stored.protection) === stableJson(obs.protection) &&
+    stableJson(stored.rawSettings ?? null) === stableJson(obs.raw ?? null)
+  );
+}
+
+/** What recording an observation returns when nothing in it is new (repositoryUnchanged). */
+export function unchangedResult(stored: StoredRepository, prepared: PreparedObservation): RecordResult {
+  const obs = prepared.observation;
+  return {
+    repositoryId: stored.id,
+    tagEvents: [],
+    repositoryEvents: [],
+    previousProtection: stored.protection as ProtectionSettings,
+    protection: obs.protection,
+    tags: currentTags(prepared),
+    chainHead: null,
+  };
+}
+
+/**
+ * Records an observation that repositoryUnchanged says holds nothing new: its snapshot, one
+ * statement, which needs no transaction of its own.
+ */
+export async function recordUnchanged(db: Database, p: { repositoryId: number; scanId: number; observedAt: Date; prepared: PreparedObservation }): Promise<void> {
+  await insertSnapshot(db, p.repositoryId, p.scanId, p.observedAt, p.prepared);
+}
+
+async function insertSnapshot(db: Database, repositoryId: number, scanId: number, observedAt: Date, prepared: PreparedObservation): Promise<void> {
+  const obs = prepared.observation;
+  await db.execute(sql`
+    INSERT INTO repository_snapshots (repository_id, scan_id, observed_at, tag_count, tags_hash, protection)
+    VALUES (${repositoryId}, ${scanId}, ${observedAt.toISOString()}::timestamptz, ${obs.tags.length}, ${prepared.tagsHash}, ${JSON.stringify(obs.protection)}::jsonb)`);
+}
+
+function currentTags(prepared: PreparedObservation): CurrentTagState[] {
+  const { observation: obs, verdicts } = prepared;
+  return obs.tags.map((t, i) => ({ tag: t.tag, digest: t.digest, protected: verdicts[i].protected, reason: verdicts[i].reason, extra: t.extra ?? null }));
+}
+
 export async function recordObservation(
   db: Database,
   p: {
@@ -221,6 +320,10 @@ export async function recordObservation(
     scanId: number;
     observedAt: Date;
     observation: RepositoryObservation;
+    /** The observation prepared already (verdicts and hashes); computed here otherwise. */
+    prepared?: PreparedObservation;
+    /** The repository's row as read in this scan (null: it has none); read here otherwise. */
+    stored?: StoredRepository | null;
     /**
      * Checks what the registry returned (see scheduler/validate.ts) and says what is wrong, or
      * null; it may drop repeated tags. Called only when the observation differs from the stored
@@ -232,37 +335,15 @@ export async function recordObservation(
 ): Promise<RecordResult> {
   const { observation: obs, observedAt, scanId } = p;
   const repoEvents: Array<Omit<RecordedRepositoryEvent, 'id'>> = [];
-  const settings = obs.protection as ProtectionSettings;
-  const verdictOf = protectionEvaluator(settings);
-  let verdicts = obs.tags.map((t) => verdictOf(t.tag));
-  let { stateHash, tagsHash } = repositoryHashes(obs.tags, verdicts);
-
-  // Plain queries for the two statements every repository of every scan runs (see loadKnownTags).
-  const found = (await db.execute(sql`
-    SELECT id, protection, pull_reference, raw_settings, gone_at IS NOT NULL AS gone, chain_seq::text AS chain_seq, chain_head, state_hash
-    FROM repositories WHERE target_id = ${p.targetId} AND name = ${obs.repository}`)) as unknown as {
-    rows: Array<{ id: number; protection: unknown; pull_reference: string; raw_settings: unknown; gone: boolean; chain_seq: string; chain_head: string | null; state_hash: string | null }>;
-  };
-  const row = found.rows[0];
-  const existing = row && {
-    id: Number(row.id),
-    protection: row.protection,
-    pullReference: row.pull_reference,
-    rawSettings: row.raw_settings,
-    gone: row.gone,
-    chainSeq: Number(row.chain_seq),
-    chainHead: row.chain_head,
-    stateHash: row.state_hash,
-  };
-  if (p.validate && existing?.stateHash !== stateHash) {
+  let prepared = p.prepared?.observation === obs ? p.prepared : prepareObservation(obs);
+  const existing = p.stored !== undefined ? p.stored : await loadStoredRepository(db, p.targetId, obs.repository);
+  if (p.validate && existing?.stateHash !== prepared.stateHash) {
     const count = obs.tags.length;
     const problem = p.validate(obs);
     if (problem) throw new InvalidObservationError(obs.repository, problem);
-    if (obs.tags.length !== count) {
-      verdicts = obs.tags.map((t) => verdictOf(t.tag));
-      ({ stateHash, tagsHash } = repositoryHashes(obs.tags, verdicts));
-    }
+    if (obs.tags.length !== count) prepared = prepareObservation(obs);
   }
+  const { verdicts, stateHash } = prepared;
 
   let repositoryId: number;
   /** The repository row still says what it said: no need to write it. */
@@ -279,17 +360,12 @@ export async function recordObservation(
     if (existing.gone) repoEvents.push({ kind: 'back', before: null, after: null });
     const sameSettings = stableJson(existing.protection) === stableJson(obs.protection);
     if (!sameSettings) repoEvents.push({ kind: 'settings_changed', before: existing.protection, after: obs.protection });
-    rowUnchanged =
-      sameSettings &&
-      !existing.gone &&
-      existing.stateHash === stateHash &&
-      existing.pullReference === obs.pullReference &&
-      stableJson(existing.rawSettings ?? null) === stableJson(obs.raw ?? null);
+    rowUnchanged = sameSettings && repositoryUnchanged(existing, prepared);
   }
 
   // Nothing stored per tag can differ when the state hash is the same and the repository was
   // neither gone nor re-configured: the tags are not read, compared or written.
-  const tagsUnchanged = existing !== undefined && repoEvents.length === 0 && existing.stateHash === stateHash;
+  const tagsUnchanged = existing !== null && repoEvents.length === 0 && existing.stateHash === stateHash;
   let unsaved: RecordedTagEvent[] = [];
   if (!tagsUnchanged) {
     // A repository seen for the first time has no tag rows to read.
@@ -351,16 +427,14 @@ export async function recordObservation(
     await saveChainHead(db, repositoryId, chain, previousSeq);
   }
   const chainHead = chainMoved ? chain.cursor.head : null;
-  await db.execute(sql`
-    INSERT INTO repository_snapshots (repository_id, scan_id, observed_at, tag_count, tags_hash, protection)
-    VALUES (${repositoryId}, ${scanId}, ${observedAt.toISOString()}::timestamptz, ${obs.tags.length}, ${tagsHash}, ${JSON.stringify(obs.protection)}::jsonb)`);
+  await insertSnapshot(db, repositoryId, scanId, observedAt, prepared);
   return {
     repositoryId,
     tagEvents: recorded,
     repositoryEvents: savedRepoEvents,
     previousProtection: existing ? (existing.protection as ProtectionSettings) : null,
     protection: obs.protection,
-    tags: obs.tags.map((t, i) => ({ tag: t.tag, digest: t.digest, protected: verdicts[i].protected, reason: verdicts[i].reason, extra: t.extra ?? null })),
+    tags: currentTags(prepared),
     chainHead,
   };
 }
