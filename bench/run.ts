@@ -8,7 +8,7 @@
  * as a table, to stdout (and into a Markdown file with --markdown).
  */
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     db: { type: 'string', default: 'both' },
     scenario: { type: 'string', default: SCENARIOS.join(',') },
     hash: { type: 'string', default: 'both' },
+    thread: { type: 'string', default: 'off' },
     profile: { type: 'boolean', default: false },
     out: { type: 'string', default: join(here, 'results.json') },
     markdown: { type: 'string' },
@@ -47,8 +48,9 @@ if (args.help) {
   --db KIND         pg | pglite | both (default both); PostgreSQL at $DATABASE_URL or postgres://postgres@127.0.0.1:5432/test
   --scenario LIST   first,nochange,moved (default all; later scenarios need the earlier ones and run them)
   --hash MODE       on | off | both (default both: the scenarios again with chain hashing replaced by a constant)
+  --thread on|off   collectors in a worker thread, as collectorThreads: true runs them (default off, as the config's default)
   --repeat N        run everything N times and report medians (default 1)
-  --profile         write V8 CPU profiles of each scan to node_modules/.cache/tagledger-bench/profiles/
+  --profile         write V8 CPU profiles of each scan, the fetch floor and the collectors alone to node_modules/.cache/tagledger-bench/profiles/
   --out FILE        results JSON (default bench/results.json)
   --markdown FILE   also write the results table between the result markers of FILE (e.g. BENCHMARKS.md)
   --tsx             run the measured steps through tsx instead of compiling them first (quicker to start;
@@ -162,16 +164,23 @@ class EstateServer {
 
 async function runWorker(input: WorkerInput, opts: { hashing: boolean; profileName?: string }): Promise<WorkerOutput> {
   const execArgv = [...compiled.execArgv];
-  if (opts.profileName) {
-    const dir = profileDir;
-    mkdirSync(dir, { recursive: true });
-    execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${opts.profileName}.cpuprofile`);
-  }
-  const child = fork(script('worker'), [JSON.stringify(input)], { execArgv, env: { ...workerEnv, TAGLEDGER_BENCH_HASH: opts.hashing ? 'on' : 'off' } });
+  // Every thread writes a profile (V8 names them CPU.<date>.<time>.<pid>.<thread>.<seq>); they are
+  // renamed after the step: <name>.cpuprofile for the main thread, <name>.thread-<n>.cpuprofile.
+  const stepDir = opts.profileName ? mkdtempSync(join(tmpdir(), 'tagledger-profile-')) : null;
+  if (stepDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${stepDir}`);
+  const child = fork(script('worker'), [JSON.stringify(input)], { execArgv, env: { ...workerEnv, TAGLEDGER_BENCH_HASH: opts.hashing ? 'on' : 'off', TAGLEDGER_BENCH_THREAD: args.thread === 'on' ? 'on' : 'off' } });
   return new Promise((resolvePromise, reject) => {
     let answer: { ok: boolean; output?: WorkerOutput; error?: string } | null = null;
     child.on('message', (m) => (answer = m as typeof answer));
     child.on('exit', (code) => {
+      if (stepDir) {
+        mkdirSync(profileDir, { recursive: true });
+        for (const f of readdirSync(stepDir)) {
+          const thread = Number(f.split('.')[4]);
+          renameSync(join(stepDir, f), join(profileDir, `${opts.profileName}${thread ? `.thread-${thread}` : ''}.cpuprofile`));
+        }
+        rmSync(stepDir, { recursive: true, force: true });
+      }
       if (answer?.ok) resolvePromise(answer.output!);
       else reject(new Error(`worker ${input.mode} failed (exit ${code}): ${answer?.error ?? 'no answer'}`));
     });
@@ -316,10 +325,11 @@ async function runEstate(plan: EstatePlan, db: DbKind, results: RunResult[], rep
       if (!floors) {
         log('  fetch floor');
         const before = await requestCounts(server);
-        const fetch = await runWorker({ mode: 'fetch', targets }, { hashing });
+        const profileName = (step: string) => (args.profile ? `${plan.label}-${db}-${step}`.replace(/[^A-Za-z0-9.-]/g, '_') : undefined);
+        const fetch = await runWorker({ mode: 'fetch', targets }, { hashing, profileName: profileName('fetch-floor') });
         const afterFetch = await requestCounts(server);
         log(`  fetch floor ${(fetch.measured.wallMs / 1000).toFixed(2)} s, ${sum(diff(before.requests, afterFetch.requests))} requests; collectors alone`);
-        const collect = await runWorker({ mode: 'collect', targets }, { hashing });
+        const collect = await runWorker({ mode: 'collect', targets }, { hashing, profileName: profileName('collectors-alone') });
         const afterCollect = await requestCounts(server);
         log(`  collectors alone ${(collect.measured.wallMs / 1000).toFixed(2)} s, ${sum(diff(afterFetch.requests, afterCollect.requests))} requests`);
         const dumpDir = mkdtempSync(join(tmpdir(), 'tagledger-bench-rows-'));

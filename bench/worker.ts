@@ -18,6 +18,7 @@ import { alertingContext } from '../src/alerts/evaluate.js';
 import type { TargetConfig } from '../src/config/schema.js';
 import { openDatabase, type Database, type DatabaseTarget } from '../src/store/db.js';
 import { runScan } from '../src/scheduler/run-scan.js';
+import { createThreadedCollector, prepareCollectorThreads } from '../src/collectors/thread/host.js';
 import type { TargetEndpoint } from './estate-server.js';
 import { fetchFloor } from './fetch-floor.js';
 import { writeFloor } from './write-floor.js';
@@ -56,6 +57,8 @@ export interface WorkerOutput {
 }
 
 const hashing = process.env.TAGLEDGER_BENCH_HASH !== 'off';
+/** Collectors in a worker thread (config `collectorThreads: true`) when TAGLEDGER_BENCH_THREAD=on. */
+const thread = process.env.TAGLEDGER_BENCH_THREAD === 'on';
 if (!hashing) {
   const constant = '0'.repeat(64);
   ChainCursor.prototype.append = function (this: ChainCursor) {
@@ -136,12 +139,13 @@ async function rowsWrittenSince(db: Database, after: bigint): Promise<Record<str
  * second that `tagledger serve` pays once and the fetch floor pays before it is timed. Loaded here
  * first, so that the timed scan is the scan.
  */
-async function warmUp(): Promise<void> {
-  await import('../src/collectors/index.js');
+async function warmUp(targets: TargetEndpoint[]): Promise<void> {
+  if (thread) await prepareCollectorThreads([...new Set(targets.map((t) => t.kind))]);
+  else await import('../src/collectors/index.js');
 }
 
 async function scan(input: WorkerInput): Promise<WorkerOutput> {
-  await warmUp();
+  await warmUp(input.targets);
   const open = await openDatabase(input.db!, { migrate: true, purpose: 'benchmark' });
   try {
     const [before] = await rows<{ x: string }>(open.db, sql`SELECT txid_current()::text AS x`);
@@ -149,7 +153,7 @@ async function scan(input: WorkerInput): Promise<WorkerOutput> {
     const { measured, value } = await measure(async () => {
       const out: NonNullable<WorkerOutput['scans']> = [];
       for (const t of input.targets) {
-        const s = await runScan(open.db, t.config as unknown as TargetConfig, { logger, alerting });
+        const s = await runScan(open.db, t.config as unknown as TargetConfig, { logger, alerting, thread });
         out.push({ target: s.target, status: s.status, repositories: s.repositories, tags: s.tags, events: s.events, errors: s.errors.length, findingsOpened: s.findingsOpened, alertsQueued: s.alertsQueued });
         if (s.errors.length) process.stderr.write(`${s.target}: ${JSON.stringify(s.errors.slice(0, 3))}\n`);
       }
@@ -163,12 +167,13 @@ async function scan(input: WorkerInput): Promise<WorkerOutput> {
 }
 
 async function collect(input: WorkerInput): Promise<WorkerOutput> {
-  await warmUp();
-  const { createCollector } = await import('../src/collectors/index.js');
+  await warmUp(input.targets);
   const { measured, value } = await measure(async () => {
     const c = { repositories: 0, tags: 0, errors: 0 };
     for (const t of input.targets) {
-      const collector = createCollector(t.config as unknown as TargetConfig, { logger });
+      // As a scan reads them: in a collector thread, decoded on this one.
+      const config = t.config as unknown as TargetConfig;
+      const collector = thread ? createThreadedCollector(config, { logger }) : (await import('../src/collectors/index.js')).createCollector(config, { logger });
       for await (const r of collector.collect(new AbortController().signal)) {
         if (r.kind === 'observed') {
           c.repositories++;

@@ -78,7 +78,7 @@ export function buildProgram(): Command {
         const parallel = ctx.database.target.kind === 'pglite' ? 1 : 4;
         const { alertingFromConfig } = await import('./alerts/setup.js');
         const signal = interruptSignal();
-        const summaries = await scanTargets(ctx.database.db, targets, logger, { json: opts.json, parallel, signal, alerting: alertingFromConfig(ctx.config) });
+        const summaries = await scanTargets(ctx.database.db, targets, logger, { json: opts.json, parallel, signal, alerting: alertingFromConfig(ctx.config), thread: ctx.config.collectorThreads });
         output(opts.json ? JSON.stringify(scanJson(summaries)) : renderScanSummary(summaries));
         if (opts.deliver && ctx.config.notifiers.length && !signal.aborted) {
           const { deliverNow } = await import('./cli/alerts.js');

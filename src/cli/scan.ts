@@ -16,6 +16,8 @@ export interface ScanCommandOptions {
   out?: NodeJS.WriteStream;
   err?: NodeJS.WriteStream;
   alerting?: AlertingContext;
+  /** Collectors in worker threads (config `collectorThreads`). */
+  thread?: boolean;
 }
 
 export function selectTargets(all: TargetConfig[], ids: string[] | undefined): TargetConfig[] {
@@ -47,7 +49,7 @@ export async function scanTargets(db: Database, targets: TargetConfig[], logger:
 
 async function scanOne(db: Database, target: TargetConfig, logger: Logger, opts: ScanCommandOptions, progress: ProgressLine | null): Promise<ScanSummary> {
   try {
-    return await runScan(db, target, { logger, signal: opts.signal, alerting: opts.alerting, onProgress: progress ? (p) => progress.update(p) : undefined });
+    return await runScan(db, target, { logger, signal: opts.signal, alerting: opts.alerting, thread: opts.thread, onProgress: progress ? (p) => progress.update(p) : undefined });
   } catch (err) {
     const now = new Date();
     const message = err instanceof TargetBusyError ? err.message : `scan could not run: ${err instanceof Error ? err.message : String(err)}`;

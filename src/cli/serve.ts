@@ -14,6 +14,7 @@ import { parseDuration } from '../config/common.js';
 import { openDatabase, resolveDatabaseTarget, type OpenDatabase } from '../store/db.js';
 import { alertingFromConfig, buildNotifiers, dispatchSettings } from '../alerts/setup.js';
 import { Scheduler } from '../scheduler/schedule.js';
+import { prepareCollectorThreads } from '../collectors/thread/host.js';
 import { AlertLoop } from '../scheduler/alert-loop.js';
 import { RetentionJob } from '../scheduler/retention.js';
 import { databaseCoordinator } from '../scheduler/slots.js';
@@ -88,6 +89,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
     intervalMs: pollMs,
     onRound: (stats) => metrics.recordDeliveries(stats),
   });
+  if (config.collectorThreads && config.targets.length) {
+    // Loaded now, so that the first scan does not wait for a vendor SDK; a failure shows again,
+    // with its target, when a scan needs the collector.
+    const kinds = [...new Set(config.targets.map((t) => t.kind))];
+    await prepareCollectorThreads(kinds).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'collector thread not prepared'));
+  }
   const scheduler = new Scheduler({
     db,
     logger: logger.child({ component: 'scheduler' }),
@@ -95,6 +102,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     coordinator,
     timezone,
     alerting: alertingFromConfig(config),
+    collectorThreads: config.collectorThreads,
     hooks: {
       scanFinished: (summary) => {
         metrics.recordScan(summary);

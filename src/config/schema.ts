@@ -128,6 +128,12 @@ export const configSchema = z
     anchor: z.array(z.string().min(1)).optional(),
     api: apiSchema.default(() => apiSchema.parse({})),
     retention: retentionSchema.optional(),
+    /**
+     * Read each target's registry in a worker thread of its own (collectors/thread): parsing the
+     * registry's answers runs beside storing them and beside `serve`'s API. Faster re-scans of large
+     * estates on a machine with a spare core, for about 60 to 90 MB more memory per target scanned at once.
+     */
+    collectorThreads: z.boolean().default(false),
   })
   .strict()
   .superRefine((cfg, ctx) => {

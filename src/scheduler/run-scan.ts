@@ -79,6 +79,11 @@ export interface RunScanOptions {
   signal?: AbortSignal;
   /** A ready collector (tests, emulators); by default one is created from the target config. */
   collector?: Collector;
+  /**
+   * Run the collector in a worker thread (collectors/thread), so that reading registry answers
+   * overlaps storing them (config `collectorThreads`). Default: on the scan's own thread.
+   */
+  thread?: boolean;
   onProgress?: (p: ScanProgress) => void;
   /** Called once the scan row exists (the API answers 202 with its id). */
   onStarted?: (scanId: number) => void;
@@ -287,7 +292,11 @@ async function collectAndStore(
   let collector: Collector;
   try {
     // Loaded on demand: the vendor SDKs behind the collectors are heavy to import.
-    collector = opts.collector ?? (await import('../collectors/index.js')).createCollector(target, { logger: log });
+    collector =
+      opts.collector ??
+      (opts.thread
+        ? (await import('../collectors/thread/host.js')).createThreadedCollector(target, { logger: log })
+        : (await import('../collectors/index.js')).createCollector(target, { logger: log }));
   } catch (err) {
     state.errors.push({ repository: null, code: 'failed', message: errorMessage(err) });
     return state;

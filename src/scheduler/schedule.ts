@@ -35,6 +35,8 @@ export interface SchedulerOptions {
   /** IANA zone the cron expressions are read in (default UTC). */
   timezone?: string;
   alerting?: AlertingContext;
+  /** Collectors in worker threads (config `collectorThreads`). */
+  collectorThreads?: boolean;
   hooks?: SchedulerHooks;
   clock?: Clock;
   random?: () => number;
@@ -228,6 +230,7 @@ export class Scheduler {
       signal: this.abort.signal,
       alerting: this.opts.alerting,
       collector: this.opts.collectorFor?.(entry.target),
+      thread: this.opts.collectorThreads,
       onStarted,
       scope,
     };
