@@ -18,6 +18,7 @@ import { repoRoot, type CliResult } from '../helpers/cli.js';
 import { SHOP_PULL_HOSTS, seedCheckLedger } from '../helpers/check-ledger.js';
 import { parseCheckOptions } from '../../src/cli/check.js';
 import { UsageError } from '../../src/cli/exit.js';
+import { stubAwsCredentials } from '../helpers/aws.js';
 
 let dir: string;
 let deploy: string;
@@ -27,9 +28,7 @@ let digests: Record<string, string>;
 let pg: TestDatabase | null = null;
 
 beforeAll(async () => {
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIACHECKCLI');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'check-cli-secret');
-  vi.stubEnv('AWS_SESSION_TOKEN', '');
+  stubAwsCredentials('AKIACHECKCLI', 'check-cli-secret');
   dir = mkdtempSync(join(tmpdir(), 'tagledger-check-cli-'));
   const pglitePath = join(dir, 'pglite');
   let db;

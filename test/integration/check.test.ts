@@ -19,6 +19,7 @@ import { runCheck, type CheckOptions, type CheckResult } from '../../src/check/r
 import { planPins } from '../../src/check/pin.js';
 import { checkSarif } from '../../src/check/sarif.js';
 import { tagStrategySummary } from '../../src/check/strategy-summary.js';
+import { stubAwsCredentials } from '../helpers/aws.js';
 
 const require = createRequire(import.meta.url);
 const fixtures = relative(process.cwd(), join(repoRoot, 'test', 'fixtures', 'check'));
@@ -29,9 +30,7 @@ let ledger: CheckLedger;
 let tmp: string;
 
 beforeAll(async () => {
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIACHECKTEST');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'check-test-secret');
-  vi.stubEnv('AWS_SESSION_TOKEN', '');
+  stubAwsCredentials('AKIACHECKTEST', 'check-test-secret');
   tmp = mkdtempSync(join(tmpdir(), 'tagledger-check-'));
   t = await openTestDatabase();
   ledger = await seedCheckLedger(t.db);

@@ -14,6 +14,7 @@ import { startEcrEmulator, type EcrEmulator } from '../../src/emulators/ecr/inde
 import { runScan } from '../../src/scheduler/run-scan.js';
 import { currentTags } from '../../src/store/queries/tags.js';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { stubAwsCredentials } from '../helpers/aws.js';
 
 const logger = pino({ level: 'silent' });
 const DESCRIBE_IMAGES = 'AmazonEC2ContainerRegistry_V20150921.DescribeImages';
@@ -23,9 +24,7 @@ let t: TestDatabase;
 let target: TargetConfig;
 
 beforeEach(async () => {
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIAINTEGRATION');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'integration-secret');
-  vi.stubEnv('AWS_SESSION_TOKEN', '');
+  stubAwsCredentials('AKIAINTEGRATION', 'integration-secret');
   emu = await startEcrEmulator();
   t = await openTestDatabase();
   target = { id: 'prod-ecr', kind: 'ecr', region: 'us-east-1', endpoint: emu.url, insecureSkipTlsVerify: false } as TargetConfig;

@@ -11,6 +11,7 @@ import { runScan } from '../../src/scheduler/run-scan.js';
 import { tagHistory } from '../../src/store/queries/history.js';
 import { currentTags } from '../../src/store/queries/tags.js';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { stubAwsCredentials } from '../helpers/aws.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -19,9 +20,7 @@ let t: TestDatabase;
 let target: TargetConfig;
 
 beforeEach(async () => {
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIAINTEGRATION');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'integration-secret');
-  vi.stubEnv('AWS_SESSION_TOKEN', '');
+  stubAwsCredentials('AKIAINTEGRATION', 'integration-secret');
   emu = await startEcrEmulator();
   t = await openTestDatabase();
   target = { id: 'prod-ecr', kind: 'ecr', region: 'us-east-1', endpoint: emu.url, insecureSkipTlsVerify: false } as TargetConfig;

@@ -17,6 +17,7 @@ import { currentTags } from '../../src/store/queries/tags.js';
 import { listFindings } from '../../src/store/queries/findings.js';
 import { openTestDatabase, onPostgres, type TestDatabase } from '../helpers/db.js';
 import { complete, observed, scriptedCollector } from '../helpers/scripted-collector.js';
+import { stubAwsCredentials } from '../helpers/aws.js';
 
 const logger = pino({ level: 'silent' });
 type Row = Record<string, unknown>;
@@ -61,9 +62,7 @@ beforeAll(async () => {
   expect((await scanAt(target, T4)).events).toEqual({ created: 0, moved: 0, deleted: 1, restored: 0 });
 
   // ECR: every mutability mode, read through the real AWS SDK.
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIAREPORTING');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'reporting-secret');
-  vi.stubEnv('AWS_SESSION_TOKEN', '');
+  stubAwsCredentials('AKIAREPORTING', 'reporting-secret');
   ecr = await startEcrEmulator();
   const e = ecr.estate;
   e.createRepository('ecr/immutable', { imageTagMutability: 'IMMUTABLE' });

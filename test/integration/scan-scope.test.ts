@@ -13,6 +13,7 @@ import { runScan } from '../../src/scheduler/run-scan.js';
 import { repositories, scans } from '../../src/store/schema/index.js';
 import { currentTags } from '../../src/store/queries/tags.js';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { stubAwsCredentials } from '../helpers/aws.js';
 
 const logger = pino({ level: 'silent' });
 let t: TestDatabase;
@@ -96,9 +97,7 @@ describe('scans limited to some repositories', () => {
 describe('a limited ECR scan', () => {
   let emu: EcrEmulator;
   beforeEach(async () => {
-    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIASCOPE');
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'scope-secret');
-    vi.stubEnv('AWS_SESSION_TOKEN', '');
+    stubAwsCredentials('AKIASCOPE', 'scope-secret');
     emu = await startEcrEmulator();
   });
   afterEach(() => emu.close());

@@ -11,6 +11,7 @@ import { createEcrCollector } from '../../src/collectors/ecr/index.js';
 import type { EcrTargetConfig } from '../../src/collectors/ecr/config.js';
 import { startEcrEmulator, type EcrEmulator } from '../../src/emulators/ecr/index.js';
 import { describeFaultMatrix, SLOW_MS, TIMEOUT_MS, type FaultCase, type FaultHarness } from './fault-matrix.js';
+import { stubAwsCredentials } from '../helpers/aws.js';
 
 interface EcrHarness extends FaultHarness {
   emu: EcrEmulator;
@@ -195,9 +196,7 @@ const cases: FaultCase<EcrHarness>[] = [
 ];
 
 beforeEach(() => {
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIAFAULTMATRIX');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'fault-matrix-secret');
-  vi.stubEnv('AWS_SESSION_TOKEN', '');
+  stubAwsCredentials('AKIAFAULTMATRIX', 'fault-matrix-secret');
 });
 afterEach(() => {
   vi.unstubAllEnvs();

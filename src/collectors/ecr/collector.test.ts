@@ -8,6 +8,7 @@ import type { RepositoryObservation, RepositoryResult } from '../types.js';
 import type { EcrClientOverrides } from './client.js';
 import { ecrTargetSchema, type EcrTargetConfig } from './config.js';
 import { createEcrCollector } from './index.js';
+import { stubAwsCredentials } from '../../../test/helpers/aws.js';
 
 const logger = pino({ level: 'silent' });
 const BASE_KEY_ID = 'AKIABASECREDENTIAL';
@@ -18,9 +19,7 @@ let sts: StsStandIn | undefined;
 
 beforeEach(async () => {
   // Base credentials for the SDK's default provider chain (its environment provider).
-  vi.stubEnv('AWS_ACCESS_KEY_ID', BASE_KEY_ID);
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', BASE_SECRET);
-  vi.stubEnv('AWS_SESSION_TOKEN', '');
+  stubAwsCredentials(BASE_KEY_ID, BASE_SECRET);
   emu = await startEcrEmulator();
 });
 
