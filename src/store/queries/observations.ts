@@ -123,12 +123,15 @@ function evidenceJson(extra: Record<string, unknown>): string {
  * `repositories.state_hash`: sha256 over what a tag row stores for every observed tag, whatever
  * the order of the tags. Equal hashes mean the observation would write no tag row and record no tag
  * event. This runs for every tag of every re-scan, so it is built to be cheap: tags in name order,
- * one line each (name and digest length-prefixed, so the text is unambiguous whatever they hold;
- * media type and protection reason as numbers into tables of the repository's distinct values in
- * order of first use, which end the text; pushed-at in epoch milliseconds; the evidence member by member, strings length-prefixed),
- * one hash update. Evidence is taken in the order the collector built it: a collector that orders
- * its members differently one day costs one full comparison, never a missed change. The `v2:`
- * prefix names this encoding; a stored hash of another encoding never matches, which costs that
+ * laid out as columns, each column one JSON array (JSON delimits and escapes every value, so the
+ * text is unambiguous whatever the tags hold): names, digests, media types and protection reasons
+ * as numbers into tables of the repository's distinct values, pushed-at in epoch milliseconds,
+ * protected flags; then the evidence, grouped by its list of members (in the order the collector
+ * built them, members that are undefined left out as the stored evidence leaves them out), one
+ * array of values per member. A value JSON cannot tell apart (NaN and null) is stored alike as
+ * well. Evidence whose members come in another order, or nested objects with their keys in another
+ * order, hash differently: that costs one full comparison, never a missed change. The `v3:` prefix
+ * names this encoding; a stored hash of another encoding never matches, which costs that
  * repository one full comparison.
  */
 export function tagStateHash(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[]): string {
@@ -142,18 +145,23 @@ export function tagStateHash(tags: readonly TagObservation[], verdicts: readonly
  */
 function repositoryHashes(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[]): { stateHash: string; tagsHash: string } {
   const n = tags.length;
-  const names: string[] = new Array(n);
   const order: number[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    names[i] = tags[i].tag;
-    order[i] = i;
-  }
-  order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
-  const mediaTypes = new Map<string, number>();
-  const reasons = new Map<string, number>();
-  // Lines joined once: a string grown by thousands of appends costs more to flatten for hashing.
-  const lines: string[] = new Array(n + 1);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => (tags[a].tag < tags[b].tag ? -1 : tags[a].tag > tags[b].tag ? 1 : 0));
+  const names: string[] = new Array(n);
+  const digests: string[] = new Array(n);
+  const mediaTypes: number[] = new Array(n);
+  const pushedAt: Array<number | null> = new Array(n);
+  const flags: number[] = new Array(n);
+  const reasons: number[] = new Array(n);
+  const evidenceShape: number[] = new Array(n);
+  const mediaTypeIds = new Map<string, number>();
+  const reasonIds = new Map<string, number>();
+  const shapeIds = new Map<string, number>();
+  const shapes: string[][] = [];
+  const evidence: unknown[][][] = [];
   const map: string[] = new Array(n);
+  let lastShape = -1;
   let usual = true;
   let previous: string | null = null;
   for (let k = 0; k < n; k++) {
@@ -162,43 +170,63 @@ function repositoryHashes(tags: readonly TagObservation[], verdicts: readonly Pr
     const v = verdicts[i];
     if (t.tag === previous || !PLAIN.test(t.tag)) usual = false;
     previous = t.tag;
-    let mt = '-';
+    names[k] = t.tag;
+    digests[k] = t.digest;
+    let mt = -1;
     if (t.mediaType !== null) {
-      let id = mediaTypes.get(t.mediaType);
-      if (id === undefined) mediaTypes.set(t.mediaType, (id = mediaTypes.size));
-      mt = String(id);
+      mt = mediaTypeIds.get(t.mediaType) ?? -1;
+      if (mt < 0) mediaTypeIds.set(t.mediaType, (mt = mediaTypeIds.size));
     }
-    let reason = reasons.get(v.reason);
-    if (reason === undefined) reasons.set(v.reason, (reason = reasons.size));
-    lines[k] =
-      t.tag.length + ':' + t.tag + ' ' + t.digest.length + ':' + t.digest + ' ' + mt + ' ' + (t.pushedAt ? t.pushedAt.getTime() : '-') + ' ' +
-      (v.protected ? 'P' : 'M') + reason + ' ' + (t.extra ? evidenceText(t.extra) : '-') + '\n';
+    mediaTypes[k] = mt;
+    pushedAt[k] = t.pushedAt ? t.pushedAt.getTime() : null;
+    flags[k] = v.protected ? 1 : 0;
+    let reason = reasonIds.get(v.reason);
+    if (reason === undefined) reasonIds.set(v.reason, (reason = reasonIds.size));
+    reasons[k] = reason;
+    evidenceShape[k] = t.extra ? (lastShape = evidenceColumns(t.extra, shapeIds, shapes, evidence, lastShape)) : -1;
     map[k] = t.tag + ' ' + t.digest + '\n';
   }
-  lines[n] = JSON.stringify([...mediaTypes.keys()]) + '\n' + JSON.stringify([...reasons.keys()]);
+  const state = createHash('sha256');
+  for (const column of [names, digests, mediaTypes, [...mediaTypeIds.keys()], pushedAt, flags, reasons, [...reasonIds.keys()], evidenceShape, shapes, evidence]) {
+    state.update(JSON.stringify(column));
+    state.update('\n');
+  }
   return {
-    stateHash: `v2:${createHash('sha256').update(lines.join('')).digest('hex')}`,
+    stateHash: `v3:${state.digest('hex')}`,
     tagsHash: usual ? `sha256:${createHash('sha256').update(map.join('')).digest('hex')}` : tagMapHash(tags),
   };
 }
 
-/** Evidence as unambiguous text: member names and strings length-prefixed, nested values as JSON. */
-function evidenceText(extra: Record<string, unknown>): string {
-  let out = '';
-  for (const k in extra) {
-    const v = extra[k];
-    out += k.length + ':' + k;
-    if (typeof v === 'string') out += 's' + v.length + ':' + v;
-    else if (typeof v === 'number') out += 'n' + v + ';';
-    else if (typeof v === 'boolean') out += v ? 'T' : 'F';
-    else if (v === null) out += 'Z';
-    else if (v === undefined) out += 'U';
-    else {
-      const json = JSON.stringify(v) ?? '';
-      out += 'j' + json.length + ':' + json;
+/** Files one tag's evidence under its list of members; returns that list's index. */
+function evidenceColumns(extra: Record<string, unknown>, ids: Map<string, number>, shapes: string[][], columns: unknown[][][], last: number): number {
+  // Most tags of a repository have the members of the tag before: checked before anything is built.
+  let s = last >= 0 && sameMembers(extra, shapes[last]) ? last : -1;
+  if (s < 0) {
+    const members = Object.keys(extra).filter((k) => extra[k] !== undefined);
+    const key = JSON.stringify(members);
+    s = ids.get(key) ?? -1;
+    if (s < 0) {
+      s = shapes.length;
+      ids.set(key, s);
+      shapes.push(members);
+      columns.push(members.map(() => []));
     }
   }
-  return out;
+  const members = shapes[s];
+  const values = columns[s];
+  for (let m = 0; m < members.length; m++) values[m].push(extra[members[m]]);
+  return s;
+}
+
+/** The defined members of `extra`, in order, are exactly `members`. */
+function sameMembers(extra: Record<string, unknown>, members: readonly string[]): boolean {
+  let m = 0;
+  for (const k in extra) {
+    if (extra[k] === undefined) continue;
+    if (members[m] !== k) return false;
+    m++;
+  }
+  return m === members.length;
 }
 
 /** No spaces or control characters: what registries allow in tags anyway. */
