@@ -16,18 +16,18 @@ import { abortStaleScans, finishScan, startScan, type AbortedScan, type ScanProb
 import {
   InvalidObservationError,
   liveRepositories,
-  loadStoredRepository,
   prepareObservation,
   recordObservation,
   recordRepositoryGone,
-  recordUnchanged,
   repositoryUnchanged,
+  snapshotOf,
   unchangedResult,
   type PreparedObservation,
   type RecordResult,
   type StoredRepository,
 } from '../store/queries/observations.js';
-import { findingsUnchanged, loadRepositoryConditions } from '../store/queries/findings.js';
+import { findingsUnchanged } from '../store/queries/findings.js';
+import { SnapshotBatch, StoredState } from './stored-state.js';
 import { countEvents } from '../audit/diff.js';
 import { validateObservation } from './validate.js';
 import { alertingContext, evaluateRepository, evaluateTarget, hasEarlierScan, repositoryCandidates, type AlertingContext } from '../alerts/evaluate.js';
@@ -232,6 +232,10 @@ interface StoreContext {
   baseline: boolean;
   log: Logger;
   now: () => Date;
+  /** The target's repository rows and condition findings, as stored before this scan. */
+  stored: StoredState;
+  /** Snapshot rows of unchanged repositories, waiting to be written. */
+  snapshots: SnapshotBatch;
 }
 
 /** The scope's names that the target's own filter admits (sorted, unique); at least one. */
@@ -281,7 +285,6 @@ async function collectAndStore(
   now: () => Date,
 ): Promise<ScanState> {
   const state: ScanState = { repositories: 0, tags: 0, errors: [], warnings: [], changes: [], findingsOpened: 0, alertsQueued: 0, heads: new Map(), order: new Map(), events: countEvents([]) };
-  const sc: StoreContext = { db, target, scanId, alerting: opts.alerting, baseline, log, now };
   const seen = new Set<string>();
   const filter = repositoryFilter(target.repositories);
   let listingComplete = false;
@@ -290,7 +293,11 @@ async function collectAndStore(
     opts.onProgress?.({ target: target.id, repositoriesDone: seen.size, repositoriesFound: found, tags: state.tags, errors: state.errors.length });
 
   let collector: Collector;
+  let sc: StoreContext;
   try {
+    // A limited scan reads only the repositories it names; a whole one, the target's rows at once.
+    const stored = opts.scope ? StoredState.onDemand(db, target.id) : await StoredState.preload(db, target.id);
+    sc = { db, target, scanId, alerting: opts.alerting, baseline, log, now, stored, snapshots: new SnapshotBatch(db) };
     // Loaded on demand: the vendor SDKs behind the collectors are heavy to import.
     collector =
       opts.collector ??
@@ -351,6 +358,7 @@ async function collectAndStore(
     }
   } finally {
     await Promise.all(storing);
+    await flushSnapshots(sc, state);
     await collector.close?.().catch(() => undefined);
   }
   state.changes.sort((a, b) => state.order.get(a)! - state.order.get(b)!);
@@ -405,10 +413,10 @@ async function storeObservation(sc: StoreContext, obs: RepositoryObservation, st
   try {
     const observedAt = now();
     const prepared = prepareObservation(obs);
-    const stored = await loadStoredRepository(db, targetId, obs.repository);
+    const stored = await sc.stored.repository(obs.repository);
     if (stored && (await storeUnchanged(sc, stored, prepared, observedAt))) {
-      state.repositories += 1;
-      state.tags += obs.tags.length;
+      // Counted once its snapshot is written (flushSnapshots).
+      if (sc.snapshots.add({ row: snapshotOf(stored.id, scanId, observedAt, prepared), repository: obs.repository, tags: obs.tags.length })) await flushSnapshots(sc, state);
       return;
     }
     let opened = 0;
@@ -444,19 +452,31 @@ async function storeObservation(sc: StoreContext, obs: RepositoryObservation, st
 
 /**
  * A re-scan of a repository in which nothing changed (the common case) writes its snapshot and
- * nothing else. When the stored row says what the observation says and the repository's condition
- * findings would be written back exactly as they are, that one statement is all: no transaction,
- * no per-tag work. Otherwise (false) the caller records the observation in full. The target's lock
- * keeps other scans from writing the repository in between.
+ * nothing else. True when the stored row says what the observation says and the repository's
+ * condition findings would be written back exactly as they are: then the snapshot row is all there
+ * is to write (no transaction, no per-tag work), and it joins the scan's batch. Otherwise (false)
+ * the caller records the observation in full. The target's lock keeps other scans from writing
+ * the repository in between.
  */
 async function storeUnchanged(sc: StoreContext, stored: StoredRepository, prepared: PreparedObservation, observedAt: Date): Promise<boolean> {
   if (!repositoryUnchanged(stored, prepared)) return false;
   const repository = prepared.observation.repository;
   const candidates = repositoryCandidates(sc.alerting, { target: remediationTarget(sc.target), repository, now: observedAt, record: unchangedResult(stored, prepared) });
-  const conditions = await loadRepositoryConditions(sc.db, sc.target.id, repository);
-  if (!findingsUnchanged(candidates, conditions, { targetId: sc.target.id, scanId: sc.scanId, now: observedAt, conditionScope: { repository } })) return false;
-  await recordUnchanged(sc.db, { repositoryId: stored.id, scanId: sc.scanId, observedAt, prepared });
-  return true;
+  const conditions = await sc.stored.conditions(repository);
+  return findingsUnchanged(candidates, conditions, { targetId: sc.target.id, scanId: sc.scanId, now: observedAt, conditionScope: { repository } });
+}
+
+/** Writes the waiting snapshot rows; their repositories count as stored, or as failed with the reason. */
+async function flushSnapshots(sc: StoreContext, state: ScanState): Promise<void> {
+  const { written, failed, error } = await sc.snapshots.flush();
+  for (const p of written) {
+    state.repositories += 1;
+    state.tags += p.tags;
+  }
+  if (!failed.length) return;
+  const message = `could not store: ${innermostMessage(error)}`;
+  for (const p of failed) state.errors.push({ repository: p.repository, code: 'failed', message });
+  sc.log.error({ repositories: failed.length, err: innermostMessage(error) }, 'could not store the snapshots of unchanged repositories; they count as not scanned');
 }
 
 /** The driver's own words: the query builder wraps them as "Failed query: <sql> params: ...". */

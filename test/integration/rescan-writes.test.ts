@@ -215,4 +215,65 @@ describe('re-scans', () => {
     const latest = await currentTags(t.db, { targetId: 'local', repository: 'repo-03' });
     expect(latest.every((r) => r.digest.startsWith(digest(2000).slice(0, 60)))).toBe(true);
   });
+
+  it('reads and writes a whole target in a constant number of statements when nothing changed', async () => {
+    // Every statement the scan starts on the database (queries, builders, transactions), counted.
+    let statements = 0;
+    const counted = new Proxy(t.db, {
+      get(db, key, receiver) {
+        const v = Reflect.get(db, key, receiver) as unknown;
+        if (typeof v !== 'function' || !['execute', 'select', 'insert', 'update', 'delete', 'transaction'].includes(String(key))) return v;
+        return (...args: unknown[]) => {
+          statements++;
+          return (v as (...a: unknown[]) => unknown).apply(db, args);
+        };
+      },
+    });
+    const estate = (n: number) => [...Array.from({ length: n }, (_, i) => observed(`repo-${i}`, { a: i, b: i + 1 }, i % 2 ? ecr : undefined)), complete];
+    const rescan = async (n: number) => {
+      await runScan(t.db, { ...target, id: `t${n}` }, { logger, collector: scriptedCollector(`t${n}`, estate(n)), now });
+      statements = 0;
+      const s = await runScan(counted, { ...target, id: `t${n}` }, { logger, collector: scriptedCollector(`t${n}`, estate(n)), now });
+      expect(s.status).toBe('succeeded');
+      expect(s.repositories).toBe(n);
+      return statements;
+    };
+    const few = await rescan(3);
+    const many = await rescan(40);
+    // Before, each repository cost three statements of its own (its row, its findings, its snapshot).
+    expect(many).toBe(few);
+  });
+
+  it('writes the snapshots of many unchanged repositories in batches, each repository once', async () => {
+    const estate = () => [...Array.from({ length: 600 }, (_, i) => observed(`r${i}`, { v1: i })), complete];
+    await scan(estate());
+    const writes = await writesOf(async () => {
+      const s = await scan(estate());
+      expect(s.status).toBe('succeeded');
+      expect(s.repositories).toBe(600);
+      expect(s.tags).toBe(600);
+    });
+    expect(writes).toEqual({ scans: 1, repository_snapshots: 600 });
+    const [{ n, d }] = await rows<{ n: number; d: number }>(
+      t.db,
+      sql`SELECT count(*)::int AS n, count(DISTINCT repository_id)::int AS d FROM repository_snapshots WHERE scan_id = (SELECT max(id) FROM scans)`,
+    );
+    expect([Number(n), Number(d)]).toEqual([600, 600]);
+  });
+
+  it('counts the repositories whose snapshots could not be written as failed, and records nothing false', async () => {
+    const estate = () => [observed('app', { a: 1 }), observed('tools', { x: 2 }), complete];
+    await scan(estate());
+    await t.db.execute(sql.raw(`CREATE FUNCTION refuse_snapshot() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'snapshots refused for the test'; END $$`));
+    await t.db.execute(sql.raw('CREATE TRIGGER refuse_snapshot BEFORE INSERT ON repository_snapshots FOR EACH ROW EXECUTE FUNCTION refuse_snapshot()'));
+    const failed = await scan(estate());
+    expect(failed.status).toBe('partial');
+    expect(failed.repositories).toBe(0);
+    expect(failed.errors.map((e) => e.repository).sort()).toEqual(['app', 'tools']);
+    expect(failed.errors[0].message).toContain('snapshots refused for the test');
+    expect(failed.events).toEqual({ created: 0, moved: 0, deleted: 0, restored: 0 });
+    await t.db.execute(sql.raw('DROP TRIGGER refuse_snapshot ON repository_snapshots'));
+    const next = await scan(estate());
+    expect([next.status, next.repositories, next.events.deleted]).toEqual(['succeeded', 2, 0]);
+  });
 });

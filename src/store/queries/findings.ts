@@ -115,6 +115,22 @@ export async function loadRepositoryConditions(db: Database, targetId: string, r
     .where(and(eq(findings.targetId, targetId), eq(findings.repository, repository), eq(findings.lifecycle, 'condition')));
 }
 
+/** loadRepositoryConditions for every repository of a target at once, by repository. */
+export async function loadTargetConditions(db: Database, targetId: string): Promise<Map<string, FindingRow[]>> {
+  const rows = await db
+    .select()
+    .from(findings)
+    .where(and(eq(findings.targetId, targetId), eq(findings.lifecycle, 'condition')));
+  const out = new Map<string, FindingRow[]>();
+  for (const f of rows) {
+    if (f.repository === null) continue;
+    const list = out.get(f.repository);
+    if (list) list.push(f);
+    else out.set(f.repository, [f]);
+  }
+  return out;
+}
+
 /**
  * storeFindings would write nothing for these candidates and this scope, given the rows it would
  * read (`stored`: every condition finding of the scope's repository, see loadRepositoryConditions).

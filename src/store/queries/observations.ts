@@ -269,16 +269,23 @@ export interface StoredRepository {
   stateHash: string | null;
 }
 
-/** The repository's row, or null when the target has no repository of that name yet. */
-export async function loadStoredRepository(db: Database, targetId: string, name: string): Promise<StoredRepository | null> {
-  // A plain query: every repository of every scan runs it (see loadKnownTags).
-  const found = (await db.execute(sql`
-    SELECT id, protection, pull_reference, raw_settings, gone_at IS NOT NULL AS gone, chain_seq::text AS chain_seq, chain_head, state_hash
-    FROM repositories WHERE target_id = ${targetId} AND name = ${name}`)) as unknown as {
-    rows: Array<{ id: number; protection: unknown; pull_reference: string; raw_settings: unknown; gone: boolean; chain_seq: string; chain_head: string | null; state_hash: string | null }>;
-  };
-  const row = found.rows[0];
-  if (!row) return null;
+const STORED_COLUMNS = sql.raw(
+  'id, name, protection, pull_reference, raw_settings, gone_at IS NOT NULL AS gone, chain_seq::text AS chain_seq, chain_head, state_hash',
+);
+
+interface StoredRow {
+  id: number;
+  name: string;
+  protection: unknown;
+  pull_reference: string;
+  raw_settings: unknown;
+  gone: boolean;
+  chain_seq: string;
+  chain_head: string | null;
+  state_hash: string | null;
+}
+
+function storedRepository(row: StoredRow): StoredRepository {
   return {
     id: Number(row.id),
     protection: row.protection,
@@ -291,10 +298,27 @@ export async function loadStoredRepository(db: Database, targetId: string, name:
   };
 }
 
+/** The repository's row, or null when the target has no repository of that name yet. */
+export async function loadStoredRepository(db: Database, targetId: string, name: string): Promise<StoredRepository | null> {
+  // A plain query: every repository of every scan runs it (see loadKnownTags).
+  const found = (await db.execute(sql`SELECT ${STORED_COLUMNS} FROM repositories WHERE target_id = ${targetId} AND name = ${name}`)) as unknown as { rows: StoredRow[] };
+  const row = found.rows[0];
+  return row ? storedRepository(row) : null;
+}
+
+/**
+ * Every repository row of a target, by name, in one query: what a scan of the whole target reads
+ * instead of one row per repository. A few hundred bytes per repository (settings and evidence).
+ */
+export async function loadStoredRepositories(db: Database, targetId: string): Promise<Map<string, StoredRepository>> {
+  const found = (await db.execute(sql`SELECT ${STORED_COLUMNS} FROM repositories WHERE target_id = ${targetId}`)) as unknown as { rows: StoredRow[] };
+  return new Map(found.rows.map((row) => [row.name, storedRepository(row)]));
+}
+
 /**
  * The stored row already says everything the observation says: same settings, evidence, pull
  * reference and state hash, and the repository is not marked gone. Recording it would write its
- * snapshot and nothing else (see recordUnchanged).
+ * snapshot and nothing else (see snapshotOf and insertSnapshots).
  */
 export function repositoryUnchanged(stored: StoredRepository, prepared: PreparedObservation): boolean {
   const obs = prepared.observation;
@@ -321,19 +345,38 @@ export function unchangedResult(stored: StoredRepository, prepared: PreparedObse
   };
 }
 
-/**
- * Records an observation that repositoryUnchanged says holds nothing new: its snapshot, one
- * statement, which needs no transaction of its own.
- */
-export async function recordUnchanged(db: Database, p: { repositoryId: number; scanId: number; observedAt: Date; prepared: PreparedObservation }): Promise<void> {
-  await insertSnapshot(db, p.repositoryId, p.scanId, p.observedAt, p.prepared);
+/** One `repository_snapshots` row. */
+export interface SnapshotRow {
+  repositoryId: number;
+  scanId: number;
+  observedAt: Date;
+  tagCount: number;
+  tagsHash: string;
+  /** The settings as JSON text. */
+  protection: string;
 }
 
-async function insertSnapshot(db: Database, repositoryId: number, scanId: number, observedAt: Date, prepared: PreparedObservation): Promise<void> {
+export function snapshotOf(repositoryId: number, scanId: number, observedAt: Date, prepared: PreparedObservation): SnapshotRow {
   const obs = prepared.observation;
-  await db.execute(sql`
-    INSERT INTO repository_snapshots (repository_id, scan_id, observed_at, tag_count, tags_hash, protection)
-    VALUES (${repositoryId}, ${scanId}, ${observedAt.toISOString()}::timestamptz, ${obs.tags.length}, ${prepared.tagsHash}, ${JSON.stringify(obs.protection)}::jsonb)`);
+  return { repositoryId, scanId, observedAt, tagCount: obs.tags.length, tagsHash: prepared.tagsHash, protection: JSON.stringify(obs.protection) };
+}
+
+/** Snapshot rows, any number of repositories, in one statement per CHUNK rows. */
+export async function insertSnapshots(db: Database, rows: readonly SnapshotRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const c = rows.slice(i, i + CHUNK);
+    await db.execute(sql`
+      INSERT INTO repository_snapshots (repository_id, scan_id, observed_at, tag_count, tags_hash, protection)
+      SELECT u.repository_id, u.scan_id, u.observed_at, u.tag_count, u.tags_hash, u.protection
+      FROM unnest(
+        ${textArray(c, (r) => String(r.repositoryId))}::integer[],
+        ${textArray(c, (r) => String(r.scanId))}::bigint[],
+        ${textArray(c, (r) => r.observedAt.toISOString())}::timestamptz[],
+        ${textArray(c, (r) => String(r.tagCount))}::integer[],
+        ${textArray(c, (r) => r.tagsHash)}::text[],
+        ${textArray(c, (r) => r.protection)}::jsonb[]
+      ) AS u(repository_id, scan_id, observed_at, tag_count, tags_hash, protection)`);
+  }
 }
 
 function currentTags(prepared: PreparedObservation): CurrentTagState[] {
@@ -455,7 +498,7 @@ export async function recordObservation(
     await saveChainHead(db, repositoryId, chain, previousSeq);
   }
   const chainHead = chainMoved ? chain.cursor.head : null;
-  await insertSnapshot(db, repositoryId, scanId, observedAt, prepared);
+  await insertSnapshots(db, [snapshotOf(repositoryId, scanId, observedAt, prepared)]);
   return {
     repositoryId,
     tagEvents: recorded,
