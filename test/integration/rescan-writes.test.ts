@@ -107,6 +107,13 @@ describe('re-scans', () => {
     const app = estate()[0];
     const hashes = await rows<{ tags_hash: string }>(t.db, sql`SELECT s.tags_hash FROM repository_snapshots s JOIN repositories r ON r.id = s.repository_id WHERE r.name = 'app'`);
     expect(new Set(hashes.map((h) => h.tags_hash))).toEqual(new Set([tagMapHash(app.kind === 'observed' ? app.observation.tags : [])]));
+
+    // An unchanged repository's snapshot takes the tags hash of its latest snapshot; without one
+    // (snapshots pruned by hand), it is computed from the tags.
+    await t.db.execute(sql`DELETE FROM repository_snapshots`);
+    expect(await writesOf(() => scan(estate()))).toEqual({ scans: 1, repository_snapshots: 2 });
+    const recomputed = await rows<{ tags_hash: string }>(t.db, sql`SELECT s.tags_hash FROM repository_snapshots s JOIN repositories r ON r.id = s.repository_id WHERE r.name = 'app'`);
+    expect(recomputed.map((h) => h.tags_hash)).toEqual([tagMapHash(app.kind === 'observed' ? app.observation.tags : [])]);
   });
 
   it('re-judges the findings of an unchanged repository when the policy changed, or a finding was set by hand', async () => {

@@ -135,19 +135,20 @@ function evidenceJson(extra: Record<string, unknown>): string {
  * repository one full comparison.
  */
 export function tagStateHash(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[]): string {
-  return repositoryHashes(tags, verdicts).stateHash;
+  return stateHashOf(tags, verdicts, nameOrder(tags));
 }
 
-/**
- * The state hash and, from the same ordering, the snapshot's `tagsHash` (tagMapHash: sha256 over
- * the sorted `tag digest` lines; for tags without spaces or control characters, ordering by tag is
- * ordering by line). Anything unusual (such characters, a tag listed twice) takes tagMapHash itself.
- */
-function repositoryHashes(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[]): { stateHash: string; tagsHash: string } {
+/** Indexes of `tags` in tag-name order. */
+function nameOrder(tags: readonly TagObservation[]): number[] {
   const n = tags.length;
   const order: number[] = new Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => (tags[a].tag < tags[b].tag ? -1 : tags[a].tag > tags[b].tag ? 1 : 0));
+  return order;
+}
+
+function stateHashOf(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[], order: readonly number[]): string {
+  const n = tags.length;
   const names: string[] = new Array(n);
   const digests: string[] = new Array(n);
   const mediaTypes: number[] = new Array(n);
@@ -160,41 +161,61 @@ function repositoryHashes(tags: readonly TagObservation[], verdicts: readonly Pr
   const shapeIds = new Map<string, number>();
   const shapes: string[][] = [];
   const evidence: unknown[][][] = [];
-  const map: string[] = new Array(n);
   let lastShape = -1;
-  let usual = true;
-  let previous: string | null = null;
+  // Most tags of a repository share their media type and protection reason with the tag before.
+  let lastMediaType: string | null = null;
+  let lastMediaTypeId = -1;
+  let lastReason: string | null = null;
+  let lastReasonId = -1;
   for (let k = 0; k < n; k++) {
     const i = order[k];
     const t = tags[i];
     const v = verdicts[i];
-    if (t.tag === previous || !PLAIN.test(t.tag)) usual = false;
-    previous = t.tag;
     names[k] = t.tag;
     digests[k] = t.digest;
-    let mt = -1;
-    if (t.mediaType !== null) {
-      mt = mediaTypeIds.get(t.mediaType) ?? -1;
-      if (mt < 0) mediaTypeIds.set(t.mediaType, (mt = mediaTypeIds.size));
+    const mediaType = t.mediaType;
+    if (mediaType === null) mediaTypes[k] = -1;
+    else if (mediaType === lastMediaType) mediaTypes[k] = lastMediaTypeId;
+    else {
+      let mt = mediaTypeIds.get(mediaType);
+      if (mt === undefined) mediaTypeIds.set(mediaType, (mt = mediaTypeIds.size));
+      mediaTypes[k] = lastMediaTypeId = mt;
+      lastMediaType = mediaType;
     }
-    mediaTypes[k] = mt;
     pushedAt[k] = t.pushedAt ? t.pushedAt.getTime() : null;
     flags[k] = v.protected ? 1 : 0;
-    let reason = reasonIds.get(v.reason);
-    if (reason === undefined) reasonIds.set(v.reason, (reason = reasonIds.size));
-    reasons[k] = reason;
+    if (v.reason === lastReason) reasons[k] = lastReasonId;
+    else {
+      let reason = reasonIds.get(v.reason);
+      if (reason === undefined) reasonIds.set(v.reason, (reason = reasonIds.size));
+      reasons[k] = lastReasonId = reason;
+      lastReason = v.reason;
+    }
     evidenceShape[k] = t.extra ? (lastShape = evidenceColumns(t.extra, shapeIds, shapes, evidence, lastShape)) : -1;
-    map[k] = t.tag + ' ' + t.digest + '\n';
   }
   const state = createHash('sha256');
   for (const column of [names, digests, mediaTypes, [...mediaTypeIds.keys()], pushedAt, flags, reasons, [...reasonIds.keys()], evidenceShape, shapes, evidence]) {
     state.update(JSON.stringify(column));
     state.update('\n');
   }
-  return {
-    stateHash: `v3:${state.digest('hex')}`,
-    tagsHash: usual ? `sha256:${createHash('sha256').update(map.join('')).digest('hex')}` : tagMapHash(tags),
-  };
+  return `v3:${state.digest('hex')}`;
+}
+
+/**
+ * The snapshot's `tagsHash` (tagMapHash: sha256 over the sorted `tag digest` lines), from the name
+ * order the state hash used: for tags without spaces or control characters, ordering by tag is
+ * ordering by line. Anything unusual (such characters, a tag listed twice) takes tagMapHash itself.
+ */
+function tagsHashOf(tags: readonly TagObservation[], order: readonly number[]): string {
+  let text = '';
+  let previous: string | null = null;
+  for (let k = 0; k < order.length; k++) {
+    const t = tags[order[k]];
+    if (t.tag === previous || !PLAIN.test(t.tag)) return tagMapHash(tags);
+    previous = t.tag;
+    text += t.tag + ' ' + t.digest + '\n';
+  }
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }
 
 /** Files one tag's evidence under its list of members; returns that list's index. */
@@ -248,13 +269,24 @@ export interface PreparedObservation {
   observation: RepositoryObservation;
   verdicts: ProtectionVerdict[];
   stateHash: string;
-  tagsHash: string;
+  /** The snapshot's tagsHash, computed when first read. */
+  readonly tagsHash: string;
 }
 
 export function prepareObservation(obs: RepositoryObservation): PreparedObservation {
   const verdictOf = protectionEvaluator(obs.protection as ProtectionSettings);
   const verdicts = obs.tags.map((t) => verdictOf(t.tag));
-  return { observation: obs, verdicts, ...repositoryHashes(obs.tags, verdicts) };
+  const order = nameOrder(obs.tags);
+  let tagsHash: string | null = null;
+  return {
+    observation: obs,
+    verdicts,
+    stateHash: stateHashOf(obs.tags, verdicts, order),
+    // Computed when first asked: an unchanged repository's snapshot takes its last snapshot's.
+    get tagsHash() {
+      return (tagsHash ??= tagsHashOf(obs.tags, order));
+    },
+  };
 }
 
 /** A repository's row as an observation is compared with it. */
@@ -267,10 +299,18 @@ export interface StoredRepository {
   chainSeq: number;
   chainHead: string | null;
   stateHash: string | null;
+  /**
+   * The tagsHash of the repository's latest snapshot (null: none). The snapshot written with a
+   * state hash is written with the tag map it hashes, and a scan writes the two together, so while
+   * the state hash stays the same this is the tag map's hash: an unchanged repository's new snapshot
+   * takes it instead of hashing its tags again.
+   */
+  lastTagsHash: string | null;
 }
 
 const STORED_COLUMNS = sql.raw(
-  'id, name, protection, pull_reference, raw_settings, gone_at IS NOT NULL AS gone, chain_seq::text AS chain_seq, chain_head, state_hash',
+  `id, name, protection, pull_reference, raw_settings, gone_at IS NOT NULL AS gone, chain_seq::text AS chain_seq, chain_head, state_hash,
+   (SELECT s.tags_hash FROM repository_snapshots s WHERE s.repository_id = repositories.id ORDER BY s.scan_id DESC LIMIT 1) AS last_tags_hash`,
 );
 
 interface StoredRow {
@@ -283,6 +323,7 @@ interface StoredRow {
   chain_seq: string;
   chain_head: string | null;
   state_hash: string | null;
+  last_tags_hash: string | null;
 }
 
 function storedRepository(row: StoredRow): StoredRepository {
@@ -295,6 +336,7 @@ function storedRepository(row: StoredRow): StoredRepository {
     chainSeq: Number(row.chain_seq),
     chainHead: row.chain_head,
     stateHash: row.state_hash,
+    lastTagsHash: row.last_tags_hash,
   };
 }
 
@@ -356,9 +398,10 @@ export interface SnapshotRow {
   protection: string;
 }
 
-export function snapshotOf(repositoryId: number, scanId: number, observedAt: Date, prepared: PreparedObservation): SnapshotRow {
+/** The snapshot row of an observation; `tagsHash` when already known (StoredRepository.lastTagsHash). */
+export function snapshotOf(repositoryId: number, scanId: number, observedAt: Date, prepared: PreparedObservation, tagsHash?: string | null): SnapshotRow {
   const obs = prepared.observation;
-  return { repositoryId, scanId, observedAt, tagCount: obs.tags.length, tagsHash: prepared.tagsHash, protection: JSON.stringify(obs.protection) };
+  return { repositoryId, scanId, observedAt, tagCount: obs.tags.length, tagsHash: tagsHash ?? prepared.tagsHash, protection: JSON.stringify(obs.protection) };
 }
 
 /** Snapshot rows, any number of repositories, in one statement per CHUNK rows. */
