@@ -123,16 +123,19 @@ function evidenceJson(extra: Record<string, unknown>): string {
  * `repositories.state_hash`: sha256 over what a tag row stores for every observed tag, whatever
  * the order of the tags. Equal hashes mean the observation would write no tag row and record no tag
  * event. This runs for every tag of every re-scan, so it is built to be cheap: tags in name order,
- * laid out as columns, each column one JSON array (JSON delimits and escapes every value, so the
- * text is unambiguous whatever the tags hold): names, digests, media types and protection reasons
- * as numbers into tables of the repository's distinct values, pushed-at in epoch milliseconds,
- * protected flags; then the evidence, grouped by its list of members (in the order the collector
- * built them, members that are undefined left out as the stored evidence leaves them out), one
- * array of values per member. A value JSON cannot tell apart (NaN and null) is stored alike as
- * well. Evidence whose members come in another order, or nested objects with their keys in another
- * order, hash differently: that costs one full comparison, never a missed change. The `v3:` prefix
- * names this encoding; a stored hash of another encoding never matches, which costs that
- * repository one full comparison.
+ * laid out as columns, each column hashed after its label and length so that no column can run
+ * into the next. Text columns are JSON arrays (JSON delimits and escapes every value, so the text
+ * is unambiguous whatever the tags hold): names, digests, and the tables of the repository's
+ * distinct media types and protection reasons. Numbers go in as their 8-byte or 4-byte binary form
+ * rather than as text: media type and reason as indexes into those tables, the protected flag, the
+ * evidence's member list as an index, and pushed-at in epoch milliseconds (no date: NaN). Then
+ * the evidence, grouped by its list of members (in the order the collector built them, members
+ * that are undefined left out as the stored evidence leaves them out), one column per member:
+ * binary when every value is a number, else JSON. Values the stored evidence cannot tell apart
+ * (NaN and null, -0 and 0) may hash differently, and evidence whose members come in another
+ * order, or nested objects with their keys in another order, hash differently: that costs one
+ * full comparison, never a missed change. The `v4:` prefix names this encoding; a stored hash of
+ * another encoding never matches, which costs that repository one full comparison.
  */
 export function tagStateHash(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[]): string {
   return stateHashOf(tags, verdicts, nameOrder(tags));
@@ -141,9 +144,13 @@ export function tagStateHash(tags: readonly TagObservation[], verdicts: readonly
 /** Indexes of `tags` in tag-name order. */
 function nameOrder(tags: readonly TagObservation[]): number[] {
   const n = tags.length;
+  const names: string[] = new Array(n);
   const order: number[] = new Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => (tags[a].tag < tags[b].tag ? -1 : tags[a].tag > tags[b].tag ? 1 : 0));
+  for (let i = 0; i < n; i++) {
+    order[i] = i;
+    names[i] = tags[i].tag;
+  }
+  order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
   return order;
 }
 
@@ -151,11 +158,9 @@ function stateHashOf(tags: readonly TagObservation[], verdicts: readonly Protect
   const n = tags.length;
   const names: string[] = new Array(n);
   const digests: string[] = new Array(n);
-  const mediaTypes: number[] = new Array(n);
-  const pushedAt: Array<number | null> = new Array(n);
-  const flags: number[] = new Array(n);
-  const reasons: number[] = new Array(n);
-  const evidenceShape: number[] = new Array(n);
+  /** Per tag: media type index (-1: none), protected (0/1), reason index, evidence member list index (-1: no evidence). */
+  const small = new Int32Array(4 * n);
+  const pushedAt = new Float64Array(n);
   const mediaTypeIds = new Map<string, number>();
   const reasonIds = new Map<string, number>();
   const shapeIds = new Map<string, number>();
@@ -174,31 +179,50 @@ function stateHashOf(tags: readonly TagObservation[], verdicts: readonly Protect
     names[k] = t.tag;
     digests[k] = t.digest;
     const mediaType = t.mediaType;
-    if (mediaType === null) mediaTypes[k] = -1;
-    else if (mediaType === lastMediaType) mediaTypes[k] = lastMediaTypeId;
-    else {
-      let mt = mediaTypeIds.get(mediaType);
-      if (mt === undefined) mediaTypeIds.set(mediaType, (mt = mediaTypeIds.size));
-      mediaTypes[k] = lastMediaTypeId = mt;
-      lastMediaType = mediaType;
+    let mt = -1;
+    if (mediaType !== null) {
+      if (mediaType === lastMediaType) mt = lastMediaTypeId;
+      else {
+        mt = mediaTypeIds.get(mediaType) ?? -1;
+        if (mt < 0) mediaTypeIds.set(mediaType, (mt = mediaTypeIds.size));
+        lastMediaType = mediaType;
+        lastMediaTypeId = mt;
+      }
     }
-    pushedAt[k] = t.pushedAt ? t.pushedAt.getTime() : null;
-    flags[k] = v.protected ? 1 : 0;
-    if (v.reason === lastReason) reasons[k] = lastReasonId;
-    else {
-      let reason = reasonIds.get(v.reason);
-      if (reason === undefined) reasonIds.set(v.reason, (reason = reasonIds.size));
-      reasons[k] = lastReasonId = reason;
+    let reason = lastReasonId;
+    if (v.reason !== lastReason) {
+      reason = reasonIds.get(v.reason) ?? -1;
+      if (reason < 0) reasonIds.set(v.reason, (reason = reasonIds.size));
       lastReason = v.reason;
+      lastReasonId = reason;
     }
-    evidenceShape[k] = t.extra ? (lastShape = evidenceColumns(t.extra, shapeIds, shapes, evidence, lastShape)) : -1;
+    const at = 4 * k;
+    small[at] = mt;
+    small[at + 1] = v.protected ? 1 : 0;
+    small[at + 2] = reason;
+    small[at + 3] = t.extra ? (lastShape = evidenceColumns(t.extra, shapeIds, shapes, evidence, lastShape)) : -1;
+    pushedAt[k] = t.pushedAt ? t.pushedAt.getTime() : NaN;
   }
   const state = createHash('sha256');
-  for (const column of [names, digests, mediaTypes, [...mediaTypeIds.keys()], pushedAt, flags, reasons, [...reasonIds.keys()], evidenceShape, shapes, evidence]) {
-    state.update(JSON.stringify(column));
-    state.update('\n');
+  const put = (label: string, data: string | Uint8Array) => {
+    state.update(`${label}:${data.length}\n`);
+    state.update(data);
+  };
+  put('names', JSON.stringify(names));
+  put('digests', JSON.stringify(digests));
+  put('mediaTypes', JSON.stringify([...mediaTypeIds.keys()]));
+  put('reasons', JSON.stringify([...reasonIds.keys()]));
+  put('small', new Uint8Array(small.buffer));
+  put('pushedAt', new Uint8Array(pushedAt.buffer));
+  put('shapes', JSON.stringify(shapes));
+  for (let s = 0; s < evidence.length; s++) {
+    for (let m = 0; m < evidence[s].length; m++) {
+      const values = evidence[s][m];
+      if (values.every((x) => typeof x === 'number')) put(`n${s}.${m}`, new Uint8Array(Float64Array.from(values as number[]).buffer));
+      else put(`j${s}.${m}`, JSON.stringify(values));
+    }
   }
-  return `v3:${state.digest('hex')}`;
+  return `v4:${state.digest('hex')}`;
 }
 
 /**

@@ -20,7 +20,7 @@ describe('the repository state hash', () => {
 
   it('does not depend on the order the registry listed the tags in', () => {
     expect(hash([base[2], base[0], base[1]])).toBe(hash(base));
-    expect(hash(base)).toMatch(/^v3:[0-9a-f]{64}$/);
+    expect(hash(base)).toMatch(/^v4:[0-9a-f]{64}$/);
   });
 
   it('changes with everything a tag row stores', () => {
