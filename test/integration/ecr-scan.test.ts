@@ -39,6 +39,26 @@ const state = async (repository: string) =>
   );
 
 describe('ECR scan into the store', () => {
+  it('fails a repository whose one-page listing shows a tag on two images, and records no move', async () => {
+    emu.estate.createRepository('tools', { imageTagMutability: 'MUTABLE' });
+    const v1 = emu.estate.pushImage('tools', { tag: 'v1' });
+    expect((await scan()).status).toBe('succeeded');
+
+    // A registry answering one page in which v1 sits on two images: not something ECR does, so the
+    // answer is written by hand.
+    const other = `sha256:${'e'.repeat(64)}`;
+    const image = (digest: string) => ({ registryId: '123456789012', repositoryName: 'tools', imageDigest: digest, imageTags: ['v1'], imagePushedAt: 1767225600, imageStatus: 'ACTIVE' });
+    emu.faults.add({
+      match: (req) => req.headers['x-amz-target'] === 'AmazonEC2ContainerRegistry_V20150921.DescribeImages',
+      respond: () => ({ status: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify({ imageDetails: [image(v1), image(other)] }) }),
+    });
+    const second = await scan();
+    expect(second.status).toBe('partial');
+    expect(second.errors).toEqual([expect.objectContaining({ repository: 'tools', code: 'failed', message: expect.stringContaining('listed tag "v1" twice with different digests') })]);
+    expect(second.events).toEqual({ created: 0, moved: 0, deleted: 0, restored: 0 });
+    expect((await state('tools')).v1.digest).toBe(v1);
+  });
+
   it('records protection per tag, moves of protected and unprotected tags, deletions and settings changes', async () => {
     const e = emu.estate;
     e.createRepository('payments/api', { imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION', filters: ['dev-*'] });

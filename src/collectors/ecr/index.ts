@@ -7,6 +7,7 @@ import type { ProtectionSettings } from '../../audit/protection.js';
 import type { CollectorContext } from '../index.js';
 import { mapBounded } from '../bounded.js';
 import { repositoryFilter } from '../filter.js';
+import { createInterner, type Interner } from '../intern.js';
 import type { Collector, RepositoryResult, TagObservation } from '../types.js';
 import { createEcrClient, type EcrClientOverrides } from './client.js';
 import type { EcrTargetConfig } from './config.js';
@@ -100,37 +101,39 @@ async function readRepository(client: ECRClient, target: EcrTargetConfig, repo: 
   };
 
   let images: EcrImageDetail[];
+  let pages: number;
   try {
-    images = await describeAllImages(client, repo, signal);
+    ({ images, pages } = await describeAllImages(client, repo, signal));
   } catch (err) {
     if (isAbort(err, signal)) throw abortReason(signal, err);
     return { kind: 'error', repository: name, code: repositoryErrorCode(err), cause: describeAwsError('DescribeImages', name, err) };
   }
 
   const tags: TagObservation[] = [];
-  const seen = new Map<string, string>();
+  // A tag on two images can only come from paging through a repository that changed meanwhile:
+  // one page is one answer, in which ECR lists each tag once. The tags of a repository read in one
+  // page are not checked here, saving a map of every tag; validateObservation still refuses a tag
+  // listed twice with two digests before anything is stored.
+  const seen = pages > 1 ? new Map<string, string>() : null;
+  const canon = createInterner();
   for (const image of images) {
     for (const tag of image.imageTags ?? []) {
-      const other = seen.get(tag);
-      if (other !== undefined && other !== image.imageDigest) {
-        // A tag on two images in one listing: the repository changed while it was paged through.
-        // Failing it (and reading it again next scan) beats recording a move that did not happen.
-        return {
-          kind: 'error',
-          repository: name,
-          code: 'failed',
-          cause: `ECR DescribeImages for repository "${name}": tag "${tag}" was listed on two images (${other}, ${image.imageDigest}); the repository changed during the scan`,
-        };
+      if (seen) {
+        const other = seen.get(tag);
+        if (other !== undefined && other !== image.imageDigest) {
+          // A tag on two images in one listing: the repository changed while it was paged through.
+          // Failing it (and reading it again next scan) beats recording a move that did not happen.
+          return {
+            kind: 'error',
+            repository: name,
+            code: 'failed',
+            cause: `ECR DescribeImages for repository "${name}": tag "${tag}" was listed on two images (${other}, ${image.imageDigest}); the repository changed during the scan`,
+          };
+        }
+        if (other !== undefined) continue;
+        seen.set(tag, image.imageDigest);
       }
-      if (other !== undefined) continue;
-      seen.set(tag, image.imageDigest);
-      tags.push({
-        tag,
-        digest: image.imageDigest,
-        mediaType: image.imageManifestMediaType ?? null,
-        pushedAt: image.imagePushedAt ?? null,
-        extra: imageEvidence(image),
-      });
+      tags.push({ tag, digest: image.imageDigest, mediaType: canon(image.imageManifestMediaType ?? null), pushedAt: image.imagePushedAt ?? null, extra: imageEvidence(image, canon) });
     }
   }
 
@@ -151,7 +154,7 @@ async function readRepository(client: ECRClient, target: EcrTargetConfig, repo: 
  * only ACTIVE images, and archived images (which keep their tags) would look deleted
  * (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImagesFilter.html).
  */
-async function describeAllImages(client: ECRClient, repo: EcrRepository, signal: AbortSignal): Promise<EcrImageDetail[]> {
+async function describeAllImages(client: ECRClient, repo: EcrRepository, signal: AbortSignal): Promise<{ images: EcrImageDetail[]; pages: number }> {
   const what = `DescribeImages for repository "${repo.repositoryName}"`;
   const pages = await readAllPages(
     paginateDescribeImages(
@@ -171,7 +174,7 @@ async function describeAllImages(client: ECRClient, repo: EcrRepository, signal:
     }
     for (const d of parsed.data.imageDetails) out.push(d);
   }
-  return out;
+  return { images: out, pages: pages.length };
 }
 
 /**
@@ -200,11 +203,11 @@ function rawSettings(repo: EcrRepository): Record<string, unknown> {
 }
 
 /** Per tag, so built directly rather than through `compact` (the same members, in the same order). */
-function imageEvidence(image: EcrImageDetail): Record<string, unknown> {
+function imageEvidence(image: EcrImageDetail, canon: Interner): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  if (image.imageStatus !== undefined) out.imageStatus = image.imageStatus;
+  if (image.imageStatus !== undefined) out.imageStatus = canon(image.imageStatus);
   if (image.imageSizeInBytes !== undefined) out.imageSizeInBytes = image.imageSizeInBytes;
-  if (image.artifactMediaType !== undefined) out.artifactMediaType = image.artifactMediaType;
+  if (image.artifactMediaType !== undefined) out.artifactMediaType = canon(image.artifactMediaType);
   return out;
 }
 

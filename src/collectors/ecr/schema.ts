@@ -108,15 +108,20 @@ function checkImageDetails(imageDetails: unknown[], issues: string[]): void {
     if (x.imagePushedAt !== undefined && !(x.imagePushedAt instanceof Date && !Number.isNaN(x.imagePushedAt.getTime()))) {
       issues.push(`${at}.imagePushedAt: Invalid input: expected date, received ${received(x.imagePushedAt)}`);
     }
-    // In the schema's member order, as zod reports them.
-    for (const key of ['imageManifestMediaType', 'artifactMediaType', 'imageSizeInBytes', 'imageStatus'] as const) {
-      const v = x[key];
-      if (v === undefined) continue;
-      if (key === 'imageSizeInBytes' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== 'string') {
-        issues.push(`${at}.${key}: Invalid input: expected ${key === 'imageSizeInBytes' ? 'number' : 'string'}, received ${received(v)}`);
-      }
+    // In the schema's member order, as zod reports them; each member read by name (a loop over the
+    // names would look each one up by key, for every image of the registry).
+    const { imageManifestMediaType, artifactMediaType, imageSizeInBytes, imageStatus } = x;
+    if (imageManifestMediaType !== undefined && typeof imageManifestMediaType !== 'string') issues.push(notString(at, 'imageManifestMediaType', imageManifestMediaType));
+    if (artifactMediaType !== undefined && typeof artifactMediaType !== 'string') issues.push(notString(at, 'artifactMediaType', artifactMediaType));
+    if (imageSizeInBytes !== undefined && (typeof imageSizeInBytes !== 'number' || !Number.isFinite(imageSizeInBytes))) {
+      issues.push(`${at}.imageSizeInBytes: Invalid input: expected number, received ${received(imageSizeInBytes)}`);
     }
+    if (imageStatus !== undefined && typeof imageStatus !== 'string') issues.push(notString(at, 'imageStatus', imageStatus));
   }
+}
+
+function notString(at: string, key: string, v: unknown): string {
+  return `${at}.${key}: Invalid input: expected string, received ${received(v)}`;
 }
 
 /** What zod names a value it did not expect. */
