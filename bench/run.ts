@@ -38,6 +38,7 @@ const { values: args } = parseArgs({
     markdown: { type: 'string' },
     tsx: { type: 'boolean', default: false },
     repeat: { type: 'string', default: '1' },
+    rescans: { type: 'string', default: '1' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -50,6 +51,8 @@ if (args.help) {
   --hash MODE       on | off | both (default both: the scenarios again with chain hashing replaced by a constant)
   --thread on|off   collectors in a worker thread, as collectorThreads: true runs them (default off, as the config's default)
   --repeat N        run everything N times and report medians (default 1)
+  --rescans N       run the no-change re-scan N times (default 1); every re-scan is compared with the
+                    fetch floor measured just before and just after it
   --profile         write V8 CPU profiles of each scan, the fetch floor and the collectors alone to node_modules/.cache/tagledger-bench/profiles/
   --out FILE        results JSON (default bench/results.json)
   --markdown FILE   also write the results table between the result markers of FILE (e.g. BENCHMARKS.md)
@@ -66,6 +69,7 @@ for (const s of wanted) if (!SCENARIOS.includes(s as Scenario)) usage(`--scenari
 const lastWanted = Math.max(...[...wanted].map((s) => SCENARIOS.indexOf(s as Scenario)));
 const scenarios = SCENARIOS.slice(0, lastWanted + 1);
 const hashModes: boolean[] = args.hash === 'both' ? [true, false] : args.hash === 'on' ? [true] : args.hash === 'off' ? [false] : usage(`--hash ${args.hash}`);
+const rescans = Math.max(1, Number(args.rescans));
 const pgBase = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
 function usage(what: string): never {
@@ -286,6 +290,11 @@ interface ScenarioResult {
   scans: WorkerOutput['scans'];
   changes?: Record<string, { moved: number; deleted: number }>;
   load: ReturnType<typeof load>;
+  /**
+   * Re-scans: each one with the fetch floor measured just before and just after it, so that it is
+   * compared with the machine's speed of that minute (it drifts by up to 30% over minutes).
+   */
+  paired?: Array<{ scan: Measured; floorBefore: Measured; floorAfter: Measured }>;
 }
 
 interface RunResult {
@@ -356,6 +365,10 @@ async function runEstate(plan: EstatePlan, db: DbKind, results: RunResult[], rep
           changes = (await server.ask<{ changes: Record<string, { moved: number; deleted: number }> }>({ op: 'mutate', moved: 0.01, deleted: 0.001, seed: 42 })).changes;
         }
         const expected = (await server.ask<{ expected: Record<string, number> }>({ op: 'expected' })).expected;
+        const paired: NonNullable<ScenarioResult['paired']> = [];
+        const adjacentFloor = async () => (await runWorker({ mode: 'fetch', targets }, { hashing })).measured;
+        // A re-scan is compared with the fetch floor measured right before and right after it.
+        const floorBefore = scenario === 'first' ? null : await adjacentFloor();
         await settle();
         const before = await requestCounts(server);
         const loadBefore = load();
@@ -365,6 +378,18 @@ async function runEstate(plan: EstatePlan, db: DbKind, results: RunResult[], rep
           { hashing, profileName: args.profile ? `${plan.label}-${db}-${scenario}-${hashing ? 'hash' : 'nohash'}`.replace(/[^A-Za-z0-9.-]/g, '_') : undefined },
         );
         const after = await requestCounts(server);
+        if (floorBefore) {
+          paired.push({ scan: out.measured, floorBefore, floorAfter: await adjacentFloor() });
+          log(`  ${scenario}: fetch floor ${(floorBefore.wallMs / 1000).toFixed(2)} s before, ${(paired[0].floorAfter.wallMs / 1000).toFixed(2)} s after`);
+        }
+        for (let k = 1; scenario === 'nochange' && k < rescans; k++) {
+          const fb = await adjacentFloor();
+          await settle();
+          const again = await runWorker({ mode: 'scan', targets, db: database.target }, { hashing });
+          const fa = await adjacentFloor();
+          paired.push({ scan: again.measured, floorBefore: fb, floorAfter: fa });
+          log(`  nochange again: ${(again.measured.wallMs / 1000).toFixed(2)} s wall, ${again.measured.peakRssMb.toFixed(0)} MB; fetch floor ${(fb.wallMs / 1000).toFixed(2)} s before, ${(fa.wallMs / 1000).toFixed(2)} s after`);
+        }
         const actual = diff(before.requests, after.requests);
         const rowsWrittenTotal = Object.values(out.rowsWritten!).reduce((a, b) => a + b, 0);
         const result: ScenarioResult = {
@@ -378,6 +403,7 @@ async function runEstate(plan: EstatePlan, db: DbKind, results: RunResult[], rep
           scans: out.scans,
           changes,
           load: loadBefore,
+          ...(paired.length ? { paired } : {}),
         };
         for (const s of out.scans!) if (s.status !== 'succeeded') log(`  WARNING: ${s.target} scan ${s.status} (${s.errors} errors)`);
         log(`  ${scenario}: ${(out.measured.wallMs / 1000).toFixed(2)} s wall, ${((out.measured.cpuUserMs + out.measured.cpuSystemMs) / 1000).toFixed(2)} s CPU, ${out.measured.peakRssMb.toFixed(0)} MB peak RSS, ${rowsWrittenTotal} rows written, requests ${result.requests.exact ? 'exact' : `NOT as expected ${JSON.stringify({ actual, expected })}`}`);
@@ -426,6 +452,8 @@ interface Summary {
     rowsWritten: Record<string, number>;
     rowsWrittenTotal: number;
     wallsMs: number[];
+    /** Re-scans: the fetch floor next to them (median of the before/after means), and the median of their ratios to it. */
+    adjacent?: { floorMs: number; ratio: number; scans: number };
   }>;
 }
 
@@ -457,18 +485,22 @@ function summarise(results: RunResult[]): Summary[] {
       scenarios: r0.scenarios.map((sc0, i) => {
         const all = runs.map((r) => r.scenarios[i]);
         const total = (x: Record<string, number>) => Object.values(x).reduce((a, b) => a + b, 0);
+        const pairs = all.flatMap((x) => x.paired ?? []);
+        const floorOf = (p: (typeof pairs)[number]) => (p.floorBefore.wallMs + p.floorAfter.wallMs) / 2;
+        const scansMeasured = pairs.length ? pairs.map((p) => p.scan) : all.map((x) => x.measured);
         return {
           scenario: sc0.scenario,
           label: label(sc0),
-          wallMs: median(all.map((x) => x.measured.wallMs)),
-          cpuMs: median(all.map((x) => cpuOf(x.measured))),
-          peakRssMb: Math.max(...all.map((x) => x.measured.peakRssMb)),
+          wallMs: median(scansMeasured.map((x) => x.wallMs)),
+          cpuMs: median(scansMeasured.map((x) => cpuOf(x))),
+          peakRssMb: Math.max(...scansMeasured.map((x) => x.peakRssMb)),
+          ...(pairs.length ? { adjacent: { floorMs: median(pairs.map(floorOf)), ratio: median(pairs.map((p) => p.scan.wallMs / floorOf(p))), scans: pairs.length } } : {}),
           requests: total(sc0.requests.actual),
           expected: total(sc0.requests.expected),
           exact: all.every((x) => x.requests.exact),
           rowsWritten: sc0.rowsWritten,
           rowsWrittenTotal: sc0.rowsWrittenTotal,
-          wallsMs: all.map((x) => x.measured.wallMs),
+          wallsMs: scansMeasured.map((x) => x.wallMs),
         };
       }),
     });
@@ -483,9 +515,11 @@ function table(sums: Summary[]): string {
   ];
   for (const r of sums) {
     for (const sc of r.scenarios) {
-      const floor = sc.scenario === 'first' ? r.fetchMs + r.writeMs : r.fetchMs;
+      const fetchMs = sc.adjacent?.floorMs ?? r.fetchMs;
+      const ratio = sc.adjacent?.ratio ?? sc.wallMs / (sc.scenario === 'first' ? r.fetchMs + r.writeMs : r.fetchMs);
+      const runs = sc.adjacent && sc.adjacent.scans > 1 ? `, median of ${sc.adjacent.scans}` : '';
       lines.push(
-        `| ${r.estate} (${r.tags.toLocaleString('en')} tags) | ${r.db} | ${sc.label} | ${r.hashing ? 'on' : 'off'} | ${s(sc.wallMs)} | ${s(sc.cpuMs)} | ${sc.peakRssMb.toFixed(0)} | ${sc.requests.toLocaleString('en')} (${sc.exact ? 'exact' : `expected ${sc.expected.toLocaleString('en')}`}) | ${sc.rowsWrittenTotal.toLocaleString('en')} | ${s(r.fetchMs)} | ${sc.scenario === 'first' ? s(r.writeMs) : '–'} | ${(sc.wallMs / floor).toFixed(2)} × ${sc.scenario === 'first' ? '(fetch + write)' : 'fetch'} |`,
+        `| ${r.estate} (${r.tags.toLocaleString('en')} tags) | ${r.db} | ${sc.label} | ${r.hashing ? 'on' : 'off'} | ${s(sc.wallMs)} | ${s(sc.cpuMs)} | ${sc.peakRssMb.toFixed(0)} | ${sc.requests.toLocaleString('en')} (${sc.exact ? 'exact' : `expected ${sc.expected.toLocaleString('en')}`}) | ${sc.rowsWrittenTotal.toLocaleString('en')} | ${s(fetchMs)} | ${sc.scenario === 'first' ? s(r.writeMs) : '–'} | ${ratio.toFixed(2)} × ${sc.scenario === 'first' ? '(fetch + write)' : `fetch${runs}`} |`,
       );
     }
   }
@@ -553,7 +587,10 @@ async function main(): Promise<void> {
   const sums = summarise(results);
   const doc = { command, startedAt, finishedAt: new Date().toISOString(), machine: m, loadAtStart, loadAtEnd: load(), summary: sums, results };
   writeFileSync(args.out!, `${JSON.stringify(doc, null, 2)}\n`);
-  const md = `${table(sums)}\n\n${details(sums)}\n`;
+  const md =
+    `${table(sums)}\n\n` +
+    'The fetch floor of a first scan is the one measured at the start of the run (table "Floors"); a re-scan is compared with the fetch floor measured right before and right after it (their mean), and with several re-scans the ratio is the median of theirs.\n\n' +
+    `${details(sums)}\n`;
   process.stdout.write(`\n${md}`);
   log(`results: ${relative(process.cwd(), args.out!)}`);
   if (args.markdown) {
