@@ -141,7 +141,10 @@ async function rowsWrittenSince(db: Database, after: bigint): Promise<Record<str
  */
 async function warmUp(targets: TargetEndpoint[]): Promise<void> {
   if (thread) await prepareCollectorThreads([...new Set(targets.map((t) => t.kind))]);
-  else await import('../src/collectors/index.js');
+  else {
+    const { loadCollectorFactory } = await import('../src/collectors/index.js');
+    await Promise.all([...new Set(targets.map((t) => t.kind))].map((kind) => loadCollectorFactory(kind)));
+  }
 }
 
 async function scan(input: WorkerInput): Promise<WorkerOutput> {
@@ -173,7 +176,7 @@ async function collect(input: WorkerInput): Promise<WorkerOutput> {
     for (const t of input.targets) {
       // As a scan reads them: in a collector thread, decoded on this one.
       const config = t.config as unknown as TargetConfig;
-      const collector = thread ? createThreadedCollector(config, { logger }) : (await import('../src/collectors/index.js')).createCollector(config, { logger });
+      const collector = thread ? createThreadedCollector(config, { logger }) : await (await import('../src/collectors/index.js')).createCollector(config, { logger });
       for await (const r of collector.collect(new AbortController().signal)) {
         if (r.kind === 'observed') {
           c.repositories++;

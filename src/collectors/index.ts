@@ -1,27 +1,32 @@
 /**
- * The explicit registry of collector kinds: target config in, Collector out.
+ * The explicit registry of collector kinds: target config in, Collector out. Each kind's module
+ * (and the vendor SDK behind it) is imported the first time a target of that kind is scanned, so a
+ * process that reads only ECR never loads the Google SDK, and the other way round.
  */
 import type { Logger } from 'pino';
 import type { TargetConfig } from '../config/schema.js';
-import type { Collector } from './types.js';
-import { createOciCollector } from './oci/index.js';
-import { createEcrCollector } from './ecr/index.js';
-import { createGarCollector } from './gar/index.js';
-import { createHarborCollector } from './harbor/index.js';
+import type { Collector, CollectorKind } from './types.js';
 
 export interface CollectorContext {
   logger: Logger;
 }
 
-export function createCollector(target: TargetConfig, ctx: CollectorContext): Collector {
-  switch (target.kind) {
-    case 'oci':
-      return createOciCollector(target, ctx);
+export type CollectorFactory = (target: TargetConfig, ctx: CollectorContext) => Collector;
+
+/** The kind's collector factory, its module imported on first use. */
+export async function loadCollectorFactory(kind: CollectorKind): Promise<CollectorFactory> {
+  switch (kind) {
     case 'ecr':
-      return createEcrCollector(target, ctx);
+      return (await import('./ecr/index.js')).createEcrCollector as CollectorFactory;
     case 'gar':
-      return createGarCollector(target, ctx);
+      return (await import('./gar/index.js')).createGarCollector as CollectorFactory;
     case 'harbor':
-      return createHarborCollector(target, ctx);
+      return (await import('./harbor/index.js')).createHarborCollector as CollectorFactory;
+    case 'oci':
+      return (await import('./oci/index.js')).createOciCollector as CollectorFactory;
   }
+}
+
+export async function createCollector(target: TargetConfig, ctx: CollectorContext): Promise<Collector> {
+  return (await loadCollectorFactory(target.kind))(target, ctx);
 }

@@ -303,7 +303,7 @@ async function collectAndStore(
       opts.collector ??
       (opts.thread
         ? (await import('../collectors/thread/host.js')).createThreadedCollector(target, { logger: log })
-        : (await import('../collectors/index.js')).createCollector(target, { logger: log }));
+        : await (await import('../collectors/index.js')).createCollector(target, { logger: log }));
   } catch (err) {
     state.errors.push({ repository: null, code: 'failed', message: errorMessage(err) });
     return state;

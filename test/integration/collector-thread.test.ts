@@ -60,7 +60,7 @@ async function collectAll(results: AsyncIterable<RepositoryResult>): Promise<Rep
 describe('collector threads', () => {
   it('read exactly what the collector reads on the scan’s own thread', async () => {
     const signal = new AbortController().signal;
-    const here = await collectAll(createCollector(target, { logger }).collect(signal));
+    const here = await collectAll((await createCollector(target, { logger })).collect(signal));
     const threaded = await collectAll(createThreadedCollector(target, { logger }).collect(signal));
     expect(threaded).toEqual(here);
     const big = threaded.find((r) => r.kind === 'observed' && r.observation.repository === 'big');

@@ -11,28 +11,12 @@ import { parentPort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { TargetConfig } from '../../config/schema.js';
 import type { Collector, CollectorKind } from '../types.js';
-import type { CollectorContext } from '../index.js';
+import { loadCollectorFactory, type CollectorContext } from '../index.js';
 import { encodeResult } from './codec.js';
 import type { FromThread, LogLevel, ToThread } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('collectors/thread/entry runs as a worker thread only');
-
-type Factory = (target: TargetConfig, ctx: CollectorContext) => Collector;
-
-/** One module per kind, imported on first use: a thread reading ECR never loads the Google SDK. */
-async function factory(kind: CollectorKind): Promise<Factory> {
-  switch (kind) {
-    case 'ecr':
-      return (await import('../ecr/index.js')).createEcrCollector as Factory;
-    case 'gar':
-      return (await import('../gar/index.js')).createGarCollector as Factory;
-    case 'harbor':
-      return (await import('../harbor/index.js')).createHarborCollector as Factory;
-    case 'oci':
-      return (await import('../oci/index.js')).createOciCollector as Factory;
-  }
-}
 
 const LEVELS: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 
@@ -86,7 +70,7 @@ async function collect(id: number, target: TargetConfig, logLevel: string, windo
   const threshold = LEVELS[logLevel as LogLevel] ?? (logLevel === 'silent' ? Infinity : LEVELS.info);
   let collector: Collector | undefined;
   try {
-    collector = (await factory(target.kind))(target, { logger: forwardingLogger(id, threshold, {}) });
+    collector = (await loadCollectorFactory(target.kind))(target, { logger: forwardingLogger(id, threshold, {}) });
     for await (const result of collector.collect(state.abort.signal)) {
       while (state.credit === 0 && !state.abort.signal.aborted) await new Promise<void>((resolve) => (state.wake = resolve));
       if (state.abort.signal.aborted) throw state.abort.signal.reason;
@@ -106,7 +90,7 @@ async function collect(id: number, target: TargetConfig, logLevel: string, windo
 port.on('message', (message: ToThread) => {
   switch (message.type) {
     case 'load':
-      Promise.all(message.kinds.map(factory)).then(
+      Promise.all(message.kinds.map(loadCollectorFactory)).then(
         () => send({ type: 'loaded', error: null }),
         (err: unknown) => send({ type: 'loaded', error: (err as Error).message }),
       );

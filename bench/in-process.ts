@@ -1,0 +1,61 @@
+/**
+ * The steps of a no-change re-scan, without a database, in one warm process, taking turns:
+ *
+ *   floor      the fetch floor (bench/fetch-floor.ts)
+ *   collect    the collectors, their results dropped
+ *   prepare    the collectors, and each observation's protection verdicts and state hash
+ *              (prepareObservation), as a re-scan computes them before it compares
+ *
+ * Taking turns in one process cancels most of the machine's drift between steps (up to 30% over
+ * minutes here), so the differences between the steps are what a scan adds to the floor, step by
+ * step. Usage: node --import tsx bench/in-process.ts [size, default 0.2 of L] [rounds, default 5]
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import pino from 'pino';
+import { planEstate } from './estates.js';
+import type { TargetEndpoint } from './estate-server.js';
+import { fetchFloor } from './fetch-floor.js';
+import { createCollector } from '../src/collectors/index.js';
+import type { TargetConfig } from '../src/config/schema.js';
+import { prepareObservation } from '../src/store/queries/observations.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const size = Number(process.argv[2] ?? 0.2);
+const rounds = Number(process.argv[3] ?? 5);
+const env = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIABENCHMARK', AWS_SECRET_ACCESS_KEY: 'benchmark-secret', AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+Object.assign(process.env, env);
+
+const server = fork(join(here, 'estate-server.ts'), [JSON.stringify(planEstate('L', size))], { execArgv: ['--import', 'tsx'], env });
+const ready = (await new Promise((r) => server.once('message', r))) as { ok: boolean; targets: TargetEndpoint[]; error?: string };
+if (!ready.ok) throw new Error(`estate server: ${ready.error}`);
+const target = ready.targets[0];
+const logger = pino({ level: 'silent' });
+
+async function collect(prepare: boolean): Promise<void> {
+  const collector = await createCollector(target.config as unknown as TargetConfig, { logger });
+  for await (const r of collector.collect(new AbortController().signal)) {
+    if (r.kind === 'observed' && prepare) prepareObservation(r.observation);
+    if (r.kind === 'error') throw new Error(`${r.repository}: ${r.cause}`);
+  }
+}
+
+const steps: Record<string, () => Promise<void>> = { floor: () => fetchFloor(target), collect: () => collect(false), prepare: () => collect(true) };
+const wall: Record<string, number[]> = {};
+for (let k = 0; k < rounds; k++) {
+  for (const [name, step] of Object.entries(steps)) {
+    const started = performance.now();
+    await step();
+    (wall[name] ??= []).push(performance.now() - started);
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const floor = median(wall.floor);
+process.stdout.write(`L×${size}, ${rounds} rounds, median wall (each round's steps one after the other):\n`);
+for (const [name, xs] of Object.entries(wall)) {
+  const ratios = xs.map((x, i) => x / wall.floor[i]);
+  process.stdout.write(`  ${name.padEnd(8)} ${(median(xs) / 1000).toFixed(2)} s  ${(median(xs) / floor).toFixed(2)} × floor (median of the rounds' ratios ${median(ratios).toFixed(2)})\n`);
+}
+server.send({ op: 'close' });
+server.once('exit', () => process.exit(0));
