@@ -5,8 +5,8 @@
  * A scan of a whole target reads every repository row and every condition finding of the target
  * once, before its first repository, instead of two queries per repository; a limited scan (push
  * events name one or two repositories) reads them one repository at a time. Unchanged
- * repositories' snapshot rows are written a batch at a time. Together they take a re-scan in which
- * nothing changed from three statements per repository to a handful per target.
+ * repositories' snapshot rows are written a batch at a time, so a re-scan in which nothing changed
+ * costs a handful of statements per target and none per repository.
  *
  * The target's lock keeps other scans from writing its repositories meanwhile. A finding changed
  * by hand while the scan runs may be compared in its earlier state; the next scan compares it again.

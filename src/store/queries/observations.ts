@@ -2,10 +2,11 @@
  * Records one COMPLETE repository observation: repository row, settings change, tag state, tag
  * events and the scan's snapshot row. Run it inside one transaction per repository.
  *
- * Tag rows are written only when something about the tag changed, and an unchanged repository
- * (same state hash, same settings) costs one read of its repository row and one snapshot row: its
- * tag rows are not even read. Bulk writes go through `unnest(...)` arrays: the query builder is far
- * too slow for repositories with tens of thousands of tags.
+ * Tag rows are written only when something about the tag changed, and the tag rows of an
+ * unchanged repository (same state hash, same settings) are not even read: the scan writes its
+ * snapshot row alone (snapshotOf, insertSnapshots; see scheduler/stored-state.ts). Bulk writes go
+ * through `unnest(...)` arrays: the query builder is far too slow for repositories with tens of
+ * thousands of tags.
  */
 import { createHash } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
