@@ -5,6 +5,8 @@
  *   collect    the collectors, their results dropped
  *   prepare    the collectors, and each observation's protection verdicts and state hash
  *              (prepareObservation), as a re-scan computes them before it compares
+ *   compare    and each repository's finding candidates (repositoryCandidates), as a re-scan
+ *              computes them to see whether its findings would change
  *
  * Taking turns in one process cancels most of the machine's drift between steps (up to 30% over
  * minutes here), so the differences between the steps are what a scan adds to the floor, step by
@@ -19,7 +21,9 @@ import type { TargetEndpoint } from './estate-server.js';
 import { fetchFloor } from './fetch-floor.js';
 import { createCollector } from '../src/collectors/index.js';
 import type { TargetConfig } from '../src/config/schema.js';
-import { prepareObservation } from '../src/store/queries/observations.js';
+import { prepareObservation, unchangedResult, type StoredRepository } from '../src/store/queries/observations.js';
+import { alertingContext, repositoryCandidates } from '../src/alerts/evaluate.js';
+import { remediationTarget } from '../src/scheduler/run-scan.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const size = Number(process.argv[2] ?? 0.2);
@@ -33,15 +37,25 @@ if (!ready.ok) throw new Error(`estate server: ${ready.error}`);
 const target = ready.targets[0];
 const logger = pino({ level: 'silent' });
 
-async function collect(prepare: boolean): Promise<void> {
-  const collector = await createCollector(target.config as unknown as TargetConfig, { logger });
+const alerting = alertingContext({ notifiers: [{ id: 'bench-webhook' }] });
+const remediation = remediationTarget(target.config as unknown as TargetConfig);
+
+async function collect(prepare: boolean, compare = false): Promise<void> {
+  const config = target.config as unknown as TargetConfig;
+  const collector = await createCollector(config, { logger });
   for await (const r of collector.collect(new AbortController().signal)) {
-    if (r.kind === 'observed' && prepare) prepareObservation(r.observation);
+    if (r.kind === 'observed' && prepare) {
+      const prepared = prepareObservation(r.observation);
+      if (compare) {
+        const stored = { id: 1, protection: r.observation.protection } as StoredRepository;
+        repositoryCandidates(alerting, { target: remediation, repository: r.observation.repository, now: new Date(), record: unchangedResult(stored, prepared) });
+      }
+    }
     if (r.kind === 'error') throw new Error(`${r.repository}: ${r.cause}`);
   }
 }
 
-const steps: Record<string, () => Promise<void>> = { floor: () => fetchFloor(target), collect: () => collect(false), prepare: () => collect(true) };
+const steps: Record<string, () => Promise<void>> = { floor: () => fetchFloor(target), collect: () => collect(false), prepare: () => collect(true), compare: () => collect(true, true) };
 const wall: Record<string, number[]> = {};
 for (let k = 0; k < rounds; k++) {
   for (const [name, step] of Object.entries(steps)) {

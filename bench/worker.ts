@@ -21,6 +21,7 @@ import { runScan } from '../src/scheduler/run-scan.js';
 import { createThreadedCollector, prepareCollectorThreads } from '../src/collectors/thread/host.js';
 import type { TargetEndpoint } from './estate-server.js';
 import { fetchFloor } from './fetch-floor.js';
+import { tagColumns } from '../src/collectors/columns.js';
 import { writeFloor } from './write-floor.js';
 
 export interface WorkerInput {
@@ -180,7 +181,8 @@ async function collect(input: WorkerInput): Promise<WorkerOutput> {
       for await (const r of collector.collect(new AbortController().signal)) {
         if (r.kind === 'observed') {
           c.repositories++;
-          c.tags += r.observation.tags.length;
+          // Counted from the columns a collector may hand over, without building the tag objects.
+          c.tags += tagColumns(r.observation).count;
         } else if (r.kind === 'error') c.errors++;
       }
       await collector.close?.();

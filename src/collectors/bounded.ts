@@ -1,30 +1,59 @@
 /**
- * Runs `work` over `items` with at most `limit` in flight and yields each result as it completes.
- * A new run starts only when the consumer takes a result, so a consumer slower than the registry
- * (a scan writing to its database) holds at most `limit` results, never the whole estate.
+ * Runs `work` over `items` with at most `limit` runs in flight and yields each result as it
+ * completes. A run that completes makes room for the next one at once, while at most `buffer`
+ * completed results wait for the consumer: a consumer slower than the registry (a scan writing to
+ * its database) holds at most `limit + buffer` results, never the whole estate, and a consumer
+ * about as fast as the registry does not leave the registry waiting while it handles a result.
  * A rejection is rethrown to the consumer; the other runs are left to finish (they observe the same
- * AbortSignal) and their outcomes are dropped without unhandled rejections.
+ * AbortSignal) and their outcomes are dropped without unhandled rejections. Once the consumer stops
+ * (a rejection, `break`, `return`), no run starts any more.
  */
-export async function* mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): AsyncGenerator<R> {
-  type Settled = { id: number; ok: true; value: R } | { id: number; ok: false; error: unknown };
-  const inFlight = new Map<number, Promise<Settled>>();
+export async function* mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>, buffer = limit): AsyncGenerator<R> {
+  type Settled = { ok: true; value: R } | { ok: false; error: unknown };
+  const maxRunning = Math.max(1, limit);
+  const maxHeld = maxRunning + Math.max(0, buffer);
+  const ready: Settled[] = [];
+  let running = 0;
   let next = 0;
-  const start = () => {
-    const id = next++;
-    const run = Promise.resolve()
-      .then(() => work(items[id]))
-      .then(
-        (value): Settled => ({ id, ok: true, value }),
-        (error: unknown): Settled => ({ id, ok: false, error }),
-      );
-    inFlight.set(id, run);
+  let closed = false;
+  let wake: (() => void) | null = null;
+
+  const fill = () => {
+    while (!closed && next < items.length && running < maxRunning && running + ready.length < maxHeld) start();
   };
-  while (next < items.length && inFlight.size < Math.max(1, limit)) start();
-  while (inFlight.size > 0) {
-    const settled = await Promise.race(inFlight.values());
-    inFlight.delete(settled.id);
-    if (!settled.ok) throw settled.error;
-    if (next < items.length) start();
-    yield settled.value;
+  const settle = (s: Settled) => {
+    running--;
+    if (closed) return;
+    ready.push(s);
+    fill();
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  function start(): void {
+    const item = items[next++];
+    running++;
+    Promise.resolve()
+      .then(() => work(item))
+      .then(
+        (value) => settle({ ok: true, value }),
+        (error: unknown) => settle({ ok: false, error }),
+      );
+  }
+
+  try {
+    fill();
+    while (running > 0 || ready.length > 0) {
+      if (ready.length === 0) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      const settled = ready.shift()!;
+      if (!settled.ok) throw settled.error;
+      fill();
+      yield settled.value;
+    }
+  } finally {
+    closed = true;
   }
 }

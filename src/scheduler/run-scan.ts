@@ -416,7 +416,7 @@ async function storeObservation(sc: StoreContext, obs: RepositoryObservation, st
     const stored = await sc.stored.repository(obs.repository);
     if (stored && (await storeUnchanged(sc, stored, prepared, observedAt))) {
       // Counted once its snapshot is written (flushSnapshots).
-      if (sc.snapshots.add({ row: snapshotOf(stored.id, scanId, observedAt, prepared, stored.lastTagsHash), repository: obs.repository, tags: obs.tags.length })) await flushSnapshots(sc, state);
+      if (sc.snapshots.add({ row: snapshotOf(stored.id, scanId, observedAt, prepared, stored.lastTagsHash), repository: obs.repository, tags: prepared.count })) await flushSnapshots(sc, state);
       return;
     }
     let opened = 0;

@@ -7,8 +7,9 @@ import type { ProtectionSettings } from '../../audit/protection.js';
 import type { CollectorContext } from '../index.js';
 import { mapBounded } from '../bounded.js';
 import { repositoryFilter } from '../filter.js';
-import { createInterner, type Interner } from '../intern.js';
-import type { Collector, RepositoryResult, TagObservation } from '../types.js';
+import { createInterner } from '../intern.js';
+import { columnarObservation, emptyColumns } from '../columns.js';
+import type { Collector, RepositoryResult } from '../types.js';
 import { createEcrClient, type EcrClientOverrides } from './client.js';
 import type { EcrTargetConfig } from './config.js';
 import { awsErrorName, describeAwsError, isAbort, repositoryErrorCode, targetErrorCode } from './errors.js';
@@ -53,7 +54,7 @@ export function createEcrCollector(target: EcrTargetConfig, ctx: CollectorContex
         const selected = repositories.filter((r) => filter.matches(r.repositoryName));
         yield { kind: 'discovered', repositories: selected.length };
 
-        // Reads run `concurrency` at a time and only as fast as the scan takes their results.
+        // Reads run `concurrency` at a time, and at most as many results wait for the scan to take them.
         const reads = mapBounded(selected, concurrency, (repo) => (signal.aborted ? Promise.reject(abortReason(signal)) : readRepository(client, target, repo, signal)));
         for await (const result of reads) yield result;
         yield { kind: 'listing', complete: true };
@@ -109,43 +110,62 @@ async function readRepository(client: ECRClient, target: EcrTargetConfig, repo: 
     return { kind: 'error', repository: name, code: repositoryErrorCode(err), cause: describeAwsError('DescribeImages', name, err) };
   }
 
-  const tags: TagObservation[] = [];
+  // The tags as columns (see columns.ts): a re-scan that finds nothing changed hashes them and
+  // throws them away without ever building an object per tag.
+  const tags = emptyColumns(EVIDENCE);
+  const [status, size, artifact] = tags.extra;
   // A tag on two images can only come from paging through a repository that changed meanwhile:
   // one page is one answer, in which ECR lists each tag once. The tags of a repository read in one
   // page are not checked here, saving a map of every tag; validateObservation still refuses a tag
   // listed twice with two digests before anything is stored.
   const seen = pages > 1 ? new Map<string, string>() : null;
-  const canon = createInterner();
+  const mediaTypes = createInterner();
+  const statuses = createInterner();
+  const artifactTypes = createInterner();
   for (const image of images) {
-    for (const tag of image.imageTags ?? []) {
+    const imageTags = image.imageTags;
+    if (!imageTags) continue;
+    const digest = image.imageDigest;
+    for (const tag of imageTags) {
       if (seen) {
         const other = seen.get(tag);
-        if (other !== undefined && other !== image.imageDigest) {
+        if (other !== undefined && other !== digest) {
           // A tag on two images in one listing: the repository changed while it was paged through.
           // Failing it (and reading it again next scan) beats recording a move that did not happen.
           return {
             kind: 'error',
             repository: name,
             code: 'failed',
-            cause: `ECR DescribeImages for repository "${name}": tag "${tag}" was listed on two images (${other}, ${image.imageDigest}); the repository changed during the scan`,
+            cause: `ECR DescribeImages for repository "${name}": tag "${tag}" was listed on two images (${other}, ${digest}); the repository changed during the scan`,
           };
         }
         if (other !== undefined) continue;
-        seen.set(tag, image.imageDigest);
+        seen.set(tag, digest);
       }
-      tags.push({ tag, digest: image.imageDigest, mediaType: canon(image.imageManifestMediaType ?? null), pushedAt: image.imagePushedAt ?? null, extra: imageEvidence(image, canon) });
+      tags.names.push(tag);
+      tags.digests.push(digest);
+      tags.mediaTypes.push(mediaTypes(image.imageManifestMediaType ?? null));
+      tags.pushedAt.push(image.imagePushedAt ? image.imagePushedAt.getTime() : NaN);
+      // Every tag's evidence: imageStatus, imageSizeInBytes and artifactMediaType where ECR gives them.
+      tags.hasExtra.push(1);
+      status.push(statuses(image.imageStatus));
+      size.push(image.imageSizeInBytes);
+      artifact.push(artifactTypes(image.artifactMediaType));
+      tags.count++;
     }
   }
 
   return {
     kind: 'observed',
-    observation: {
-      repository: name,
-      pullReference: pullReference(repo.registryId, target.region, name),
-      protection,
+    observation: columnarObservation(
+      {
+        repository: name,
+        pullReference: pullReference(repo.registryId, target.region, name),
+        protection,
+        raw: rawSettings(repo),
+      },
       tags,
-      raw: rawSettings(repo),
-    },
+    ),
   };
 }
 
@@ -202,14 +222,8 @@ function rawSettings(repo: EcrRepository): Record<string, unknown> {
   });
 }
 
-/** Per tag, so built directly rather than through `compact` (the same members, in the same order). */
-function imageEvidence(image: EcrImageDetail, canon: Interner): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (image.imageStatus !== undefined) out.imageStatus = canon(image.imageStatus);
-  if (image.imageSizeInBytes !== undefined) out.imageSizeInBytes = image.imageSizeInBytes;
-  if (image.artifactMediaType !== undefined) out.artifactMediaType = canon(image.artifactMediaType);
-  return out;
-}
+/** The evidence kept for every tag, in this member order. */
+const EVIDENCE = ['imageStatus', 'imageSizeInBytes', 'artifactMediaType'] as const;
 
 function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

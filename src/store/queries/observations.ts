@@ -13,6 +13,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db.js';
 import { repositories, repositoryEvents, tags } from '../schema/index.js';
 import type { RepositoryObservation, TagObservation } from '../../collectors/types.js';
+import { columnsOf, extraAt, tagColumns, type TagColumns } from '../../collectors/columns.js';
 import { diffTags, repositoryGoneEvents, tagMapHash, type KnownTag, type TagEvent } from '../../audit/diff.js';
 import { protectionEvaluator, type ProtectionSettings, type ProtectionVerdict } from '../../audit/protection.js';
 import { stableJson } from './json.js';
@@ -123,51 +124,48 @@ function evidenceJson(extra: Record<string, unknown>): string {
 /**
  * `repositories.state_hash`: sha256 over what a tag row stores for every observed tag, whatever
  * the order of the tags. Equal hashes mean the observation would write no tag row and record no tag
- * event. This runs for every tag of every re-scan, so it is built to be cheap: tags in name order,
- * laid out as columns, each column hashed after its label and length so that no column can run
- * into the next. Text columns are JSON arrays (JSON delimits and escapes every value, so the text
- * is unambiguous whatever the tags hold): names, digests, and the tables of the repository's
- * distinct media types and protection reasons. Numbers go in as their 8-byte or 4-byte binary form
- * rather than as text: media type and reason as indexes into those tables, the protected flag, the
- * evidence's member list as an index, and pushed-at in epoch milliseconds (no date: NaN). Then
- * the evidence, grouped by its list of members (in the order the collector built them, members
- * that are undefined left out as the stored evidence leaves them out), one column per member:
- * binary when every value is a number, else JSON. Values the stored evidence cannot tell apart
- * (NaN and null, -0 and 0) may hash differently, and evidence whose members come in another
- * order, or nested objects with their keys in another order, hash differently: that costs one
- * full comparison, never a missed change. The `v4:` prefix names this encoding; a stored hash of
- * another encoding never matches, which costs that repository one full comparison.
+ * event. This runs for every tag of every re-scan, so it is built to be cheap: it reads the tags as
+ * columns (collectors/columns.ts), in name order, and hashes each column after its label and
+ * length so that no column can run into the next. Text columns are JSON arrays (JSON delimits and
+ * escapes every value, so the text is unambiguous whatever the tags hold): names, digests, and the
+ * tables of the repository's distinct media types and protection reasons. Numbers go in as their
+ * 8-byte or 4-byte binary form rather than as text: media type and reason as indexes into those
+ * tables, the protected flag, whether the tag has evidence, and pushed-at in epoch milliseconds
+ * (no date: NaN). Then the evidence, as the stored evidence keeps it (members sorted by name,
+ * undefined members left out): per member that some tag has, which tags have it, then their
+ * values (evidenceColumn). Values the stored evidence cannot tell
+ * apart (NaN and null, -0 and 0) may hash differently, as may nested objects with their keys in
+ * another order: that costs one full comparison, never a missed change. The `v5:` prefix names
+ * this encoding; a stored hash of another encoding never matches, which costs that repository one
+ * full comparison.
  */
 export function tagStateHash(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[]): string {
-  return stateHashOf(tags, verdicts, nameOrder(tags));
+  const c = columnsOf(tags);
+  return stateHashOf(c, verdicts, nameOrder(c.names));
 }
 
-/** Indexes of `tags` in tag-name order. */
-function nameOrder(tags: readonly TagObservation[]): number[] {
-  const n = tags.length;
-  const names: string[] = new Array(n);
+/** Indexes of the tags in name order. Registries often list in that order already: checked first. */
+function nameOrder(names: readonly string[]): number[] {
+  const n = names.length;
   const order: number[] = new Array(n);
+  let sorted = true;
   for (let i = 0; i < n; i++) {
     order[i] = i;
-    names[i] = tags[i].tag;
+    if (sorted && i > 0 && names[i - 1] > names[i]) sorted = false;
   }
-  order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
+  if (!sorted) order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
   return order;
 }
 
-function stateHashOf(tags: readonly TagObservation[], verdicts: readonly ProtectionVerdict[], order: readonly number[]): string {
-  const n = tags.length;
+function stateHashOf(c: TagColumns, verdicts: readonly ProtectionVerdict[], order: readonly number[]): string {
+  const n = c.count;
   const names: string[] = new Array(n);
   const digests: string[] = new Array(n);
-  /** Per tag: media type index (-1: none), protected (0/1), reason index, evidence member list index (-1: no evidence). */
+  /** Per tag: media type index (-1: none), protected (0/1), reason index, has evidence (0/1). */
   const small = new Int32Array(4 * n);
   const pushedAt = new Float64Array(n);
   const mediaTypeIds = new Map<string, number>();
   const reasonIds = new Map<string, number>();
-  const shapeIds = new Map<string, number>();
-  const shapes: string[][] = [];
-  const evidence: unknown[][][] = [];
-  let lastShape = -1;
   // Most tags of a repository share their media type and protection reason with the tag before.
   let lastMediaType: string | null = null;
   let lastMediaTypeId = -1;
@@ -175,11 +173,10 @@ function stateHashOf(tags: readonly TagObservation[], verdicts: readonly Protect
   let lastReasonId = -1;
   for (let k = 0; k < n; k++) {
     const i = order[k];
-    const t = tags[i];
     const v = verdicts[i];
-    names[k] = t.tag;
-    digests[k] = t.digest;
-    const mediaType = t.mediaType;
+    names[k] = c.names[i];
+    digests[k] = c.digests[i];
+    const mediaType = c.mediaTypes[i];
     let mt = -1;
     if (mediaType !== null) {
       if (mediaType === lastMediaType) mt = lastMediaTypeId;
@@ -201,8 +198,8 @@ function stateHashOf(tags: readonly TagObservation[], verdicts: readonly Protect
     small[at] = mt;
     small[at + 1] = v.protected ? 1 : 0;
     small[at + 2] = reason;
-    small[at + 3] = t.extra ? (lastShape = evidenceColumns(t.extra, shapeIds, shapes, evidence, lastShape)) : -1;
-    pushedAt[k] = t.pushedAt ? t.pushedAt.getTime() : NaN;
+    small[at + 3] = c.hasExtra[i] ? 1 : 0;
+    pushedAt[k] = c.pushedAt[i];
   }
   const state = createHash('sha256');
   const put = (label: string, data: string | Uint8Array) => {
@@ -215,15 +212,52 @@ function stateHashOf(tags: readonly TagObservation[], verdicts: readonly Protect
   put('reasons', JSON.stringify([...reasonIds.keys()]));
   put('small', new Uint8Array(small.buffer));
   put('pushedAt', new Uint8Array(pushedAt.buffer));
-  put('shapes', JSON.stringify(shapes));
-  for (let s = 0; s < evidence.length; s++) {
-    for (let m = 0; m < evidence[s].length; m++) {
-      const values = evidence[s][m];
-      if (values.every((x) => typeof x === 'number')) put(`n${s}.${m}`, new Uint8Array(Float64Array.from(values as number[]).buffer));
-      else put(`j${s}.${m}`, JSON.stringify(values));
-    }
+  const members = c.members.map((name, m) => ({ name, m })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const { name, m } of members) evidenceColumn(put, name, c, m, order);
+  return `v5:${state.digest('hex')}`;
+}
+
+/**
+ * One evidence member, in name order: which tags have it, then their values. Numbers in binary,
+ * strings (the common case: a status, a media type) as a table of the distinct ones and an index
+ * per tag, anything else (or a mix) as JSON. Nothing when no tag has the member.
+ */
+function evidenceColumn(put: (label: string, data: string | Uint8Array) => void, name: string, c: TagColumns, m: number, order: readonly number[]): void {
+  const n = c.count;
+  const column = c.extra[m];
+  const has = new Uint8Array(n);
+  const values: unknown[] = [];
+  let numbers = true;
+  let strings = true;
+  for (let k = 0; k < n; k++) {
+    const i = order[k];
+    const v = column[i];
+    if (v === undefined || !c.hasExtra[i]) continue;
+    has[k] = 1;
+    values.push(v);
+    if (typeof v !== 'number') numbers = false;
+    if (typeof v !== 'string') strings = false;
   }
-  return `v4:${state.digest('hex')}`;
+  if (!values.length) return;
+  put('member', JSON.stringify(name));
+  put('has', has);
+  if (numbers) return put('numbers', new Uint8Array(Float64Array.from(values as number[]).buffer));
+  if (!strings) return put('json', JSON.stringify(values));
+  const ids = new Map<string, number>();
+  const index = new Int32Array(values.length);
+  let last: string | null = null;
+  let lastId = -1;
+  for (let j = 0; j < values.length; j++) {
+    const v = values[j] as string;
+    if (v !== last) {
+      lastId = ids.get(v) ?? -1;
+      if (lastId < 0) ids.set(v, (lastId = ids.size));
+      last = v;
+    }
+    index[j] = lastId;
+  }
+  put('strings', JSON.stringify([...ids.keys()]));
+  put('index', new Uint8Array(index.buffer));
 }
 
 /**
@@ -231,48 +265,17 @@ function stateHashOf(tags: readonly TagObservation[], verdicts: readonly Protect
  * order the state hash used: for tags without spaces or control characters, ordering by tag is
  * ordering by line. Anything unusual (such characters, a tag listed twice) takes tagMapHash itself.
  */
-function tagsHashOf(tags: readonly TagObservation[], order: readonly number[]): string {
+function tagsHashOf(c: TagColumns, order: readonly number[]): string {
   let text = '';
   let previous: string | null = null;
   for (let k = 0; k < order.length; k++) {
-    const t = tags[order[k]];
-    if (t.tag === previous || !PLAIN.test(t.tag)) return tagMapHash(tags);
-    previous = t.tag;
-    text += t.tag + ' ' + t.digest + '\n';
+    const i = order[k];
+    const tag = c.names[i];
+    if (tag === previous || !PLAIN.test(tag)) return tagMapHash(c.names.map((t, j) => ({ tag: t, digest: c.digests[j] })));
+    previous = tag;
+    text += tag + ' ' + c.digests[i] + '\n';
   }
   return `sha256:${createHash('sha256').update(text).digest('hex')}`;
-}
-
-/** Files one tag's evidence under its list of members; returns that list's index. */
-function evidenceColumns(extra: Record<string, unknown>, ids: Map<string, number>, shapes: string[][], columns: unknown[][][], last: number): number {
-  // Most tags of a repository have the members of the tag before: checked before anything is built.
-  let s = last >= 0 && sameMembers(extra, shapes[last]) ? last : -1;
-  if (s < 0) {
-    const members = Object.keys(extra).filter((k) => extra[k] !== undefined);
-    const key = JSON.stringify(members);
-    s = ids.get(key) ?? -1;
-    if (s < 0) {
-      s = shapes.length;
-      ids.set(key, s);
-      shapes.push(members);
-      columns.push(members.map(() => []));
-    }
-  }
-  const members = shapes[s];
-  const values = columns[s];
-  for (let m = 0; m < members.length; m++) values[m].push(extra[members[m]]);
-  return s;
-}
-
-/** The defined members of `extra`, in order, are exactly `members`. */
-function sameMembers(extra: Record<string, unknown>, members: readonly string[]): boolean {
-  let m = 0;
-  for (const k in extra) {
-    if (extra[k] === undefined) continue;
-    if (members[m] !== k) return false;
-    m++;
-  }
-  return m === members.length;
 }
 
 /** No spaces or control characters: what registries allow in tags anyway. */
@@ -292,6 +295,11 @@ export class InvalidObservationError extends Error {
 /** An observation with its per-tag protection verdicts and its hashes, computed once. */
 export interface PreparedObservation {
   observation: RepositoryObservation;
+  /** The tags as the hashes read them (the observation's own columns, or built from its tags). */
+  columns: TagColumns;
+  /** How many tags: `columns.count`, without building the observation's tag objects. */
+  count: number;
+  /** Per tag, in the columns' order. */
   verdicts: ProtectionVerdict[];
   stateHash: string;
   /** The snapshot's tagsHash, computed when first read. */
@@ -299,17 +307,21 @@ export interface PreparedObservation {
 }
 
 export function prepareObservation(obs: RepositoryObservation): PreparedObservation {
+  const columns = tagColumns(obs);
   const verdictOf = protectionEvaluator(obs.protection as ProtectionSettings);
-  const verdicts = obs.tags.map((t) => verdictOf(t.tag));
-  const order = nameOrder(obs.tags);
+  const verdicts: ProtectionVerdict[] = new Array(columns.count);
+  for (let i = 0; i < columns.count; i++) verdicts[i] = verdictOf(columns.names[i]);
+  const order = nameOrder(columns.names);
   let tagsHash: string | null = null;
   return {
     observation: obs,
+    columns,
+    count: columns.count,
     verdicts,
-    stateHash: stateHashOf(obs.tags, verdicts, order),
+    stateHash: stateHashOf(columns, verdicts, order),
     // Computed when first asked: an unchanged repository's snapshot takes its last snapshot's.
     get tagsHash() {
-      return (tagsHash ??= tagsHashOf(obs.tags, order));
+      return (tagsHash ??= tagsHashOf(columns, order));
     },
   };
 }
@@ -426,7 +438,7 @@ export interface SnapshotRow {
 /** The snapshot row of an observation; `tagsHash` when already known (StoredRepository.lastTagsHash). */
 export function snapshotOf(repositoryId: number, scanId: number, observedAt: Date, prepared: PreparedObservation, tagsHash?: string | null): SnapshotRow {
   const obs = prepared.observation;
-  return { repositoryId, scanId, observedAt, tagCount: obs.tags.length, tagsHash: tagsHash ?? prepared.tagsHash, protection: JSON.stringify(obs.protection) };
+  return { repositoryId, scanId, observedAt, tagCount: prepared.count, tagsHash: tagsHash ?? prepared.tagsHash, protection: JSON.stringify(obs.protection) };
 }
 
 /** Snapshot rows, any number of repositories, in one statement per CHUNK rows. */
@@ -448,8 +460,10 @@ export async function insertSnapshots(db: Database, rows: readonly SnapshotRow[]
 }
 
 function currentTags(prepared: PreparedObservation): CurrentTagState[] {
-  const { observation: obs, verdicts } = prepared;
-  return obs.tags.map((t, i) => ({ tag: t.tag, digest: t.digest, protected: verdicts[i].protected, reason: verdicts[i].reason, extra: t.extra ?? null }));
+  const { columns: c, verdicts } = prepared;
+  const out: CurrentTagState[] = new Array(c.count);
+  for (let i = 0; i < c.count; i++) out[i] = { tag: c.names[i], digest: c.digests[i], protected: verdicts[i].protected, reason: verdicts[i].reason, extra: extraAt(c, i) };
+  return out;
 }
 
 export async function recordObservation(

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { TagObservation } from '../../collectors/types.js';
-import type { ProtectionVerdict } from '../../audit/protection.js';
-import { tagStateHash } from './observations.js';
+import type { ProtectionSettings, ProtectionVerdict } from '../../audit/protection.js';
+import { prepareObservation, tagStateHash } from './observations.js';
+import { columnarObservation, emptyColumns } from '../../collectors/columns.js';
 
 const tag = (name: string, over: Partial<TagObservation> = {}): TagObservation => ({
   tag: name,
@@ -20,7 +21,7 @@ describe('the repository state hash', () => {
 
   it('does not depend on the order the registry listed the tags in', () => {
     expect(hash([base[2], base[0], base[1]])).toBe(hash(base));
-    expect(hash(base)).toMatch(/^v4:[0-9a-f]{64}$/);
+    expect(hash(base)).toMatch(/^v5:[0-9a-f]{64}$/);
   });
 
   it('changes with everything a tag row stores', () => {
@@ -39,7 +40,9 @@ describe('the repository state hash', () => {
       [tag('v1'), tag('v2'), tag('latest', { extra: { imageStatus: 'ACTIVE', imageSizeInBytes: 10, note: null } })],
       [tag('v1'), tag('v2'), tag('latest', { extra: { imageStatus: 'ACTIVE' } })],
       // Values moved between tags, or between members, must not cancel out.
-      [tag('v1', { extra: { imageStatus: 'ACTIVE', imageSizeInBytes: 10 } }), tag('v2', { extra: { imageSizeInBytes: 10, imageStatus: 'ACTIVE' } }), tag('latest')],
+      [tag('v1', { extra: { imageStatus: 'ACTIVE', imageSizeInBytes: 10 } }), tag('v2', { extra: { imageSizeInBytes: 'ACTIVE', imageStatus: 10 } }), tag('latest')],
+      [tag('v1', { extra: { imageStatus: 'ACTIVE' } }), tag('v2', { extra: { imageStatus: 'ACTIVE', imageSizeInBytes: 10, other: 10 } }), tag('latest')],
+      [tag('v1', { extra: {} }), tag('v2'), tag('latest')],
       [tag('v1', { extra: { imageStatus: 'ACTIVE,', imageSizeInBytes: 10 } }), tag('v2'), tag('latest')],
     ];
     const hashes = variants.map((v) => hash(v));
@@ -48,7 +51,32 @@ describe('the repository state hash', () => {
     expect(hash(base, [open, open, { protected: false, reason: 'not protected: another reason' } as ProtectionVerdict])).not.toBe(hash(base));
   });
 
-  it('treats what the stored evidence cannot tell apart alike: an undefined member is no member', () => {
+  it('treats what the stored evidence cannot tell apart alike: an undefined member is no member, member order is no order', () => {
     expect(hash([tag('v1', { extra: { imageStatus: 'ACTIVE', gone: undefined, imageSizeInBytes: 10 } }), tag('v2'), tag('latest')])).toBe(hash(base));
+    expect(hash([tag('v1', { extra: { imageSizeInBytes: 10, imageStatus: 'ACTIVE' } }), tag('v2'), tag('latest')])).toBe(hash(base));
+  });
+
+  it('is the same for tags handed over as columns as for the same tags as objects', () => {
+    const listed = [tag('v2', { extra: { imageStatus: 'ACTIVE', imageSizeInBytes: 10, artifactMediaType: 'application/x' } }), tag('v1', { pushedAt: null }), tag('latest', { mediaType: null, extra: {} })];
+    const columns = emptyColumns(['imageStatus', 'imageSizeInBytes', 'artifactMediaType', 'unused']);
+    for (const t of listed) {
+      columns.names.push(t.tag);
+      columns.digests.push(t.digest);
+      columns.mediaTypes.push(t.mediaType);
+      columns.pushedAt.push(t.pushedAt ? t.pushedAt.getTime() : NaN);
+      columns.hasExtra.push(1);
+      columns.members.forEach((m, k) => columns.extra[k].push(t.extra![m]));
+      columns.count++;
+    }
+    const protection: ProtectionSettings = { kind: 'ecr', mode: 'MUTABLE', filters: [] };
+    const observed = columnarObservation({ repository: 'r', pullReference: 'h/r', protection }, columns);
+    const fromColumns = prepareObservation(observed);
+    expect(fromColumns.columns).toBe(columns);
+    expect(fromColumns.stateHash).toBe(hash(listed));
+    // Read as objects, the observation's tags are the listed ones, and they hash alike.
+    expect(observed.tags).toEqual(listed);
+    expect(prepareObservation(observed).columns).not.toBe(columns);
+    expect(prepareObservation(observed).stateHash).toBe(fromColumns.stateHash);
+    expect(prepareObservation({ ...observed }).stateHash).toBe(fromColumns.stateHash);
   });
 });
