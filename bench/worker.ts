@@ -20,7 +20,6 @@ import { openDatabase, type Database, type DatabaseTarget } from '../src/store/d
 import { runScan } from '../src/scheduler/run-scan.js';
 import { createThreadedCollector, prepareCollectorThreads } from '../src/collectors/thread/host.js';
 import type { TargetEndpoint } from './estate-server.js';
-import { fetchFloor } from './fetch-floor.js';
 import { tagColumns } from '../src/collectors/columns.js';
 import { writeFloor } from './write-floor.js';
 
@@ -197,6 +196,9 @@ async function main(): Promise<void> {
   let out: WorkerOutput;
   switch (input.mode) {
     case 'fetch': {
+      // Loaded here, not with the worker: fetch-floor.ts holds every kind's client (the Google
+      // SDK among them), which a scan of ECR targets alone never loads.
+      const { fetchFloor } = await import('./fetch-floor.js');
       const { measured } = await measure(async () => {
         for (const t of input.targets) await fetchFloor(t);
       });
