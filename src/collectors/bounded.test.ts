@@ -62,6 +62,23 @@ describe('mapBounded', () => {
     await it.return(undefined);
   });
 
+  it('by default starts a run only when the consumer takes a result', async () => {
+    const c = controlled();
+    const it = mapBounded([1, 2, 3, 4], 2, c.work)[Symbol.asyncIterator]();
+    const first = it.next();
+    await tick();
+    await c.finish(1);
+    await c.finish(2);
+    expect(await first).toEqual({ value: 10, done: false });
+    await tick();
+    // 1 taken: 3 starts; 2 waits untaken, so 4 does not.
+    expect(c.stats.started).toEqual([1, 2, 3]);
+    expect(await it.next()).toEqual({ value: 20, done: false });
+    await tick();
+    expect(c.stats.started).toEqual([1, 2, 3, 4]);
+    await it.return(undefined);
+  });
+
   it('starts nothing more once the consumer stops, and rethrows a run\'s rejection', async () => {
     const c = controlled();
     const gen = mapBounded([1, 2, 3, 4, 5], 2, c.work, 2);

@@ -54,7 +54,7 @@ export function createEcrCollector(target: EcrTargetConfig, ctx: CollectorContex
         const selected = repositories.filter((r) => filter.matches(r.repositoryName));
         yield { kind: 'discovered', repositories: selected.length };
 
-        // Reads run `concurrency` at a time, and at most as many results wait for the scan to take them.
+        // Reads run `concurrency` at a time and only as fast as the scan takes their results.
         const reads = mapBounded(selected, concurrency, (repo) => (signal.aborted ? Promise.reject(abortReason(signal)) : readRepository(client, target, repo, signal)));
         for await (const result of reads) yield result;
         yield { kind: 'listing', complete: true };
