@@ -1,19 +1,15 @@
 /**
- * Runs `work` over `items` with at most `limit` runs in flight and yields each result as it
- * completes. Runs and completed results the consumer has not taken yet number at most
- * `limit + buffer`: with the default `buffer` of 0, a new run starts only when the consumer takes
- * a result, so a consumer slower than the registry (a scan writing to its database) holds at most
- * `limit` results, never the whole estate. With a `buffer`, a run that completes makes room for
- * the next one at once while up to `buffer` results wait (a no-change re-scan of the benchmark's
- * estate L gained nothing from it on two cores).
+ * Runs `work` over `items` with at most `limit` in flight and yields each result as it completes.
+ * A new run starts only when the consumer takes a result, so a consumer slower than the registry
+ * (a scan writing to its database) holds at most `limit` results, never the whole estate.
  * A rejection is rethrown to the consumer; the other runs are left to finish (they observe the same
  * AbortSignal) and their outcomes are dropped without unhandled rejections. Once the consumer stops
  * (a rejection, `break`, `return`), no run starts any more.
  */
-export async function* mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>, buffer = 0): AsyncGenerator<R> {
+export async function* mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): AsyncGenerator<R> {
   type Settled = { ok: true; value: R } | { ok: false; error: unknown };
-  const maxRunning = Math.max(1, limit);
-  const maxHeld = maxRunning + Math.max(0, buffer);
+  const max = Math.max(1, limit);
+  /** Completed runs the consumer has not taken yet, in the order they completed. */
   const ready: Settled[] = [];
   let running = 0;
   let next = 0;
@@ -21,13 +17,12 @@ export async function* mapBounded<T, R>(items: readonly T[], limit: number, work
   let wake: (() => void) | null = null;
 
   const fill = () => {
-    while (!closed && next < items.length && running < maxRunning && running + ready.length < maxHeld) start();
+    while (!closed && next < items.length && running + ready.length < max) start();
   };
   const settle = (s: Settled) => {
     running--;
     if (closed) return;
     ready.push(s);
-    fill();
     const w = wake;
     wake = null;
     w?.();
