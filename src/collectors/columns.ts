@@ -69,7 +69,7 @@ export function columnsOf(tags: readonly TagObservation[]): TagColumns {
 }
 
 /** Tag i as an object: the evidence with its defined members in column order. */
-export function tagAt(c: TagColumns, i: number): TagObservation {
+function tagAt(c: TagColumns, i: number): TagObservation {
   const at = c.pushedAt[i];
   const t: TagObservation = { tag: c.names[i], digest: c.digests[i], mediaType: c.mediaTypes[i], pushedAt: Number.isNaN(at) ? null : new Date(at) };
   const extra = extraAt(c, i);
