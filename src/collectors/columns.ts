@@ -94,36 +94,54 @@ export function tagsOf(c: TagColumns): TagObservation[] {
   return out;
 }
 
-/** The observations whose columns are still theirs (their `tags` not read yet). */
-const own = new WeakMap<RepositoryObservation, TagColumns>();
+/**
+ * The state behind a columnar observation's `tags`: its columns until `tags` is first read or
+ * set, then the tag objects. Kept on the observation under a symbol, not in a closure per
+ * observation: an accessor made of new functions for every observation gives every observation
+ * a hidden class of its own, and V8 keeps hidden classes (and through them the closures, the
+ * columns and every tag string) alive until the next full garbage collection, so a scan's columns
+ * outlived the young generation and were copied out of it, repository after repository. The one
+ * accessor below is shared by every columnar observation.
+ */
+const STATE = Symbol('tagColumns');
+
+interface ColumnarState {
+  columns: TagColumns | null;
+  tags: TagObservation[] | null;
+}
+
+type Columnar = RepositoryObservation & { [STATE]?: ColumnarState };
+
+const TAGS: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: Columnar): TagObservation[] {
+    const state = this[STATE]!;
+    if (state.tags === null) {
+      state.tags = tagsOf(state.columns!);
+      state.columns = null;
+    }
+    return state.tags;
+  },
+  set(this: Columnar, value: TagObservation[]) {
+    const state = this[STATE]!;
+    state.tags = value;
+    state.columns = null;
+  },
+};
 
 /**
  * An observation whose tags are these columns. Its `tags` are built on first read; from then on
  * they are the observation's, and `tagColumns` builds columns from them.
  */
 export function columnarObservation(base: Omit<RepositoryObservation, 'tags'>, columns: TagColumns): RepositoryObservation {
-  let tags: TagObservation[] | null = null;
-  const obs = { ...base } as RepositoryObservation;
-  Object.defineProperty(obs, 'tags', {
-    enumerable: true,
-    configurable: true,
-    get() {
-      if (tags === null) {
-        tags = tagsOf(columns);
-        own.delete(obs);
-      }
-      return tags;
-    },
-    set(value: TagObservation[]) {
-      tags = value;
-      own.delete(obs);
-    },
-  });
-  own.set(obs, columns);
+  const obs = { ...base } as Columnar;
+  Object.defineProperty(obs, STATE, { value: { columns, tags: null } satisfies ColumnarState });
+  Object.defineProperty(obs, 'tags', TAGS);
   return obs;
 }
 
 /** The observation's tags as columns: its own while its `tags` were never read, else built from them. */
 export function tagColumns(obs: RepositoryObservation): TagColumns {
-  return own.get(obs) ?? columnsOf(obs.tags);
+  return (obs as Columnar)[STATE]?.columns ?? columnsOf(obs.tags);
 }

@@ -312,18 +312,30 @@ export function prepareObservation(obs: RepositoryObservation): PreparedObservat
   const verdicts: ProtectionVerdict[] = new Array(columns.count);
   for (let i = 0; i < columns.count; i++) verdicts[i] = verdictOf(columns.names[i]);
   const order = nameOrder(columns.names);
-  let tagsHash: string | null = null;
-  return {
-    observation: obs,
-    columns,
-    count: columns.count,
-    verdicts,
-    stateHash: stateHashOf(columns, verdicts, order),
-    // Computed when first asked: an unchanged repository's snapshot takes its last snapshot's.
-    get tagsHash() {
-      return (tagsHash ??= tagsHashOf(columns, order));
-    },
-  };
+  return new Prepared(obs, columns, verdicts, stateHashOf(columns, verdicts, order), order);
+}
+
+/**
+ * A class rather than an object literal with a getter: a getter made of a new closure for every
+ * observation gives every prepared observation a hidden class of its own, which V8 keeps (with the
+ * closure and every tag it reaches) until the next full garbage collection (see columns.ts).
+ */
+class Prepared implements PreparedObservation {
+  readonly count: number;
+  #tagsHash: string | null = null;
+  constructor(
+    readonly observation: RepositoryObservation,
+    readonly columns: TagColumns,
+    readonly verdicts: ProtectionVerdict[],
+    readonly stateHash: string,
+    private readonly order: readonly number[],
+  ) {
+    this.count = columns.count;
+  }
+  /** Computed when first asked: an unchanged repository's snapshot takes its last snapshot's. */
+  get tagsHash(): string {
+    return (this.#tagsHash ??= tagsHashOf(this.columns, this.order));
+  }
 }
 
 /** A repository's row as an observation is compared with it. */
