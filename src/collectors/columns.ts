@@ -97,10 +97,10 @@ export function tagsOf(c: TagColumns): TagObservation[] {
 /**
  * The state behind a columnar observation's `tags`: its columns until `tags` is first read or
  * set, then the tag objects. Kept on the observation under a symbol, not in a closure per
- * observation: an accessor made of new functions for every observation gives every observation
- * a hidden class of its own, and V8 keeps hidden classes (and through them the closures, the
- * columns and every tag string) alive until the next full garbage collection, so a scan's columns
- * outlived the young generation and were copied out of it, repository after repository. The one
+ * observation: an accessor made of new functions for every observation gives every observation a
+ * hidden class of its own, and with it a re-scan's columns outlived the young generation and were
+ * copied out of it, repository after repository (in one process on L x0.2: 1.06 MB promoted per
+ * scavenge, against 0.24 MB with the shared accessor; test/e2e/hidden-classes.test.ts). The one
  * accessor below is shared by every columnar observation.
  */
 const STATE = Symbol('tagColumns');

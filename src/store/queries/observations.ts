@@ -316,9 +316,10 @@ export function prepareObservation(obs: RepositoryObservation): PreparedObservat
 }
 
 /**
- * A class rather than an object literal with a getter: a getter made of a new closure for every
- * observation gives every prepared observation a hidden class of its own, which V8 keeps (with the
- * closure and every tag it reaches) until the next full garbage collection (see columns.ts).
+ * A class rather than an object literal whose getter closes over the columns: with the literal, a
+ * re-scan's columns outlived the young generation, repository after repository (measured in one
+ * process on L x0.2: 1.08 MB promoted per scavenge with the literal, 0.22 MB with the class;
+ * compare columns.ts).
  */
 class Prepared implements PreparedObservation {
   readonly count: number;
