@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { columnarObservation, columnsOf, emptyColumns, tagColumns, tagsOf } from './columns.js';
+import { columnarObservation, columnsOf, emptyColumns, sizedColumns, tagColumns, tagsOf, trimColumns } from './columns.js';
 import type { TagObservation } from './types.js';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
@@ -42,5 +42,21 @@ describe('tag columns', () => {
     expect(tagColumns(obs).names).toEqual(['v1']);
     // A copy of the observation is a plain one with the tags as objects.
     expect({ ...obs }.tags).toEqual(tags.slice(0, 1));
+  });
+
+  it('written by index into sized columns and trimmed, give back the tags written', () => {
+    const c = sizedColumns(['imageStatus'], 3);
+    for (const t of tags.slice(0, 2)) {
+      const i = c.count++;
+      c.names[i] = t.tag;
+      c.digests[i] = t.digest;
+      c.mediaTypes[i] = t.mediaType;
+      c.pushedAt[i] = t.pushedAt ? t.pushedAt.getTime() : NaN;
+      c.hasExtra[i] = t.extra ? 1 : 0;
+      c.extra[0][i] = t.extra?.imageStatus;
+    }
+    trimColumns(c);
+    for (const column of [c.names, c.digests, c.mediaTypes, c.pushedAt, c.hasExtra, c.extra[0]]) expect(column).toHaveLength(2);
+    expect(tagsOf(c)).toEqual([{ ...tags[0], extra: { imageStatus: 'ACTIVE' } }, tags[1]]);
   });
 });

@@ -37,6 +37,32 @@ export function emptyColumns(members: readonly string[] = []): TagColumns {
   return { count: 0, names: [], digests: [], mediaTypes: [], pushedAt: [], hasExtra: [], members: [...members], extra: members.map(() => []) };
 }
 
+/**
+ * Columns with room for `capacity` tags, written by index (`count` says how many are written):
+ * a collector that knows how many tags its pages hold allocates each column once instead of
+ * growing it tag by tag. `trimColumns` cuts them to `count` when fewer were written.
+ */
+export function sizedColumns(members: readonly string[], capacity: number): TagColumns {
+  return {
+    count: 0,
+    names: new Array<string>(capacity),
+    digests: new Array<string>(capacity),
+    mediaTypes: new Array<string | null>(capacity),
+    pushedAt: new Array<number>(capacity),
+    hasExtra: new Array<number>(capacity),
+    members: [...members],
+    extra: members.map(() => new Array<unknown>(capacity)),
+  };
+}
+
+/** Cuts sized columns to the tags written (see sizedColumns). */
+export function trimColumns(c: TagColumns): TagColumns {
+  if (c.names.length !== c.count) {
+    for (const column of [c.names, c.digests, c.mediaTypes, c.pushedAt, c.hasExtra, ...c.extra]) column.length = c.count;
+  }
+  return c;
+}
+
 /** The columns of tags given as objects; evidence members in the order they are first met. */
 export function columnsOf(tags: readonly TagObservation[]): TagColumns {
   const n = tags.length;

@@ -8,7 +8,7 @@ import type { CollectorContext } from '../index.js';
 import { mapBounded } from '../bounded.js';
 import { repositoryFilter } from '../filter.js';
 import { createInterner } from '../intern.js';
-import { columnarObservation, emptyColumns } from '../columns.js';
+import { columnarObservation, sizedColumns, trimColumns } from '../columns.js';
 import type { Collector, RepositoryResult } from '../types.js';
 import { createEcrClient, type EcrClientOverrides } from './client.js';
 import type { EcrTargetConfig } from './config.js';
@@ -112,7 +112,9 @@ async function readRepository(client: ECRClient, target: EcrTargetConfig, repo: 
 
   // The tags as columns (see columns.ts): a re-scan that finds nothing changed hashes them and
   // throws them away without ever building an object per tag.
-  const tags = emptyColumns(EVIDENCE);
+  let listed = 0;
+  for (const image of images) listed += image.imageTags?.length ?? 0;
+  const tags = sizedColumns(EVIDENCE, listed);
   const [status, size, artifact] = tags.extra;
   // A tag on two images can only come from paging through a repository that changed meanwhile:
   // one page is one answer, in which ECR lists each tag once. The tags of a repository read in one
@@ -142,16 +144,16 @@ async function readRepository(client: ECRClient, target: EcrTargetConfig, repo: 
         if (other !== undefined) continue;
         seen.set(tag, digest);
       }
-      tags.names.push(tag);
-      tags.digests.push(digest);
-      tags.mediaTypes.push(mediaTypes(image.imageManifestMediaType ?? null));
-      tags.pushedAt.push(image.imagePushedAt ? image.imagePushedAt.getTime() : NaN);
+      const i = tags.count++;
+      tags.names[i] = tag;
+      tags.digests[i] = digest;
+      tags.mediaTypes[i] = mediaTypes(image.imageManifestMediaType ?? null);
+      tags.pushedAt[i] = image.imagePushedAt ? image.imagePushedAt.getTime() : NaN;
       // Every tag's evidence: imageStatus, imageSizeInBytes and artifactMediaType where ECR gives them.
-      tags.hasExtra.push(1);
-      status.push(statuses(image.imageStatus));
-      size.push(image.imageSizeInBytes);
-      artifact.push(artifactTypes(image.artifactMediaType));
-      tags.count++;
+      tags.hasExtra[i] = 1;
+      status[i] = statuses(image.imageStatus);
+      size[i] = image.imageSizeInBytes;
+      artifact[i] = artifactTypes(image.artifactMediaType);
     }
   }
 
@@ -164,7 +166,7 @@ async function readRepository(client: ECRClient, target: EcrTargetConfig, repo: 
         protection,
         raw: rawSettings(repo),
       },
-      tags,
+      trimColumns(tags),
     ),
   };
 }

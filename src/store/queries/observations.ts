@@ -127,15 +127,16 @@ function evidenceJson(extra: Record<string, unknown>): string {
  * event. This runs for every tag of every re-scan, so it is built to be cheap: it reads the tags as
  * columns (collectors/columns.ts), in name order, and hashes each column after its label and
  * length so that no column can run into the next. Text columns are JSON arrays (JSON delimits and
- * escapes every value, so the text is unambiguous whatever the tags hold): names, digests, and the
- * tables of the repository's distinct media types and protection reasons. Numbers go in as their
+ * escapes every value, so the text is unambiguous whatever the tags hold): names, and the tables
+ * of the repository's distinct media types and protection reasons; digests too, unless all have
+ * one length and the text is well-formed, when they go in end to end after that length. Numbers go in as their
  * 8-byte or 4-byte binary form rather than as text: media type and reason as indexes into those
  * tables, the protected flag, whether the tag has evidence, and pushed-at in epoch milliseconds
  * (no date: NaN). Then the evidence, as the stored evidence keeps it (members sorted by name,
  * undefined members left out): per member that some tag has, which tags have it, then their
  * values (evidenceColumn). Values the stored evidence cannot tell
  * apart (NaN and null, -0 and 0) may hash differently, as may nested objects with their keys in
- * another order: that costs one full comparison, never a missed change. The `v5:` prefix names
+ * another order: that costs one full comparison, never a missed change. The `v6:` prefix names
  * this encoding; a stored hash of another encoding never matches, which costs that repository one
  * full comparison.
  */
@@ -161,6 +162,8 @@ function stateHashOf(c: TagColumns, verdicts: readonly ProtectionVerdict[], orde
   const n = c.count;
   const names: string[] = new Array(n);
   const digests: string[] = new Array(n);
+  /** The length every digest has (the usual case: one algorithm per registry), or -1. */
+  let digestLength = n > 0 ? c.digests[order[0]].length : 0;
   /** Per tag: media type index (-1: none), protected (0/1), reason index, has evidence (0/1). */
   const small = new Int32Array(4 * n);
   const pushedAt = new Float64Array(n);
@@ -175,7 +178,9 @@ function stateHashOf(c: TagColumns, verdicts: readonly ProtectionVerdict[], orde
     const i = order[k];
     const v = verdicts[i];
     names[k] = c.names[i];
-    digests[k] = c.digests[i];
+    const digest = c.digests[i];
+    digests[k] = digest;
+    if (digest.length !== digestLength) digestLength = -1;
     const mediaType = c.mediaTypes[i];
     let mt = -1;
     if (mediaType !== null) {
@@ -207,14 +212,19 @@ function stateHashOf(c: TagColumns, verdicts: readonly ProtectionVerdict[], orde
     state.update(data);
   };
   put('names', JSON.stringify(names));
-  put('digests', JSON.stringify(digests));
+  // Digests of one length are hashed end to end (no quotes, no commas): the length cuts them
+  // apart again. UTF-8 tells well-formed strings apart; anything else goes in as JSON, which
+  // escapes lone surrogates.
+  const joined = digestLength > 0 ? digests.join('') : null;
+  if (joined !== null && joined.isWellFormed()) put(`digests/${digestLength}`, joined);
+  else put('digests', JSON.stringify(digests));
   put('mediaTypes', JSON.stringify([...mediaTypeIds.keys()]));
   put('reasons', JSON.stringify([...reasonIds.keys()]));
   put('small', new Uint8Array(small.buffer));
   put('pushedAt', new Uint8Array(pushedAt.buffer));
   const members = c.members.map((name, m) => ({ name, m })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const { name, m } of members) evidenceColumn(put, name, c, m, order);
-  return `v5:${state.digest('hex')}`;
+  return `v6:${state.digest('hex')}`;
 }
 
 /**

@@ -21,7 +21,7 @@ describe('the repository state hash', () => {
 
   it('does not depend on the order the registry listed the tags in', () => {
     expect(hash([base[2], base[0], base[1]])).toBe(hash(base));
-    expect(hash(base)).toMatch(/^v5:[0-9a-f]{64}$/);
+    expect(hash(base)).toMatch(/^v6:[0-9a-f]{64}$/);
   });
 
   it('changes with everything a tag row stores', () => {
@@ -49,6 +49,23 @@ describe('the repository state hash', () => {
     expect(new Set([hash(base), ...hashes]).size).toBe(variants.length + 1);
     expect(hash(base, [open, open, shut])).not.toBe(hash(base));
     expect(hash(base, [open, open, { protected: false, reason: 'not protected: another reason' } as ProtectionVerdict])).not.toBe(hash(base));
+  });
+
+  it('tells digests apart however they run together: moved between tags, cut elsewhere, or not well-formed', () => {
+    const [d1, d2, d3] = base.map((t) => t.digest);
+    const withDigests = (a: string, b: string, c: string) => hash([tag('v1', { digest: a }), tag('v2', { digest: b }), tag('latest', { digest: c })]);
+    const variants = [
+      withDigests(d1, d2, d3),
+      withDigests(d2, d1, d3),
+      // The same text end to end, cut at other places.
+      withDigests(d1 + d2[0], d2.slice(1), d3),
+      withDigests(d1.slice(0, -1), d1.slice(-1) + d2, d3),
+      // Lone surrogates, which UTF-8 would turn into the same replacement character.
+      withDigests('a\ud800', 'b\ud800', 'c\ud800'),
+      withDigests('a\ud800', 'b\ud800', 'c\ud801'),
+    ];
+    expect(variants[0]).toBe(hash(base));
+    expect(new Set(variants).size).toBe(variants.length);
   });
 
   it('treats what the stored evidence cannot tell apart alike: an undefined member is no member, member order is no order', () => {
