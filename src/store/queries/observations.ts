@@ -236,7 +236,7 @@ function evidenceColumn(put: (label: string, data: string | Uint8Array) => void,
   const n = c.count;
   const column = c.extra[m];
   const has = new Uint8Array(n);
-  const values: unknown[] = [];
+  let count = 0;
   let numbers = true;
   let strings = true;
   for (let k = 0; k < n; k++) {
@@ -244,27 +244,36 @@ function evidenceColumn(put: (label: string, data: string | Uint8Array) => void,
     const v = column[i];
     if (v === undefined || !c.hasExtra[i]) continue;
     has[k] = 1;
-    values.push(v);
+    count++;
     if (typeof v !== 'number') numbers = false;
     if (typeof v !== 'string') strings = false;
   }
-  if (!values.length) return;
+  if (!count) return;
   put('member', JSON.stringify(name));
   put('has', has);
-  if (numbers) return put('numbers', new Uint8Array(Float64Array.from(values as number[]).buffer));
-  if (!strings) return put('json', JSON.stringify(values));
+  if (numbers) {
+    const values = new Float64Array(count);
+    for (let k = 0, j = 0; k < n; k++) if (has[k]) values[j++] = column[order[k]] as number;
+    return put('numbers', new Uint8Array(values.buffer));
+  }
+  if (!strings) {
+    const values: unknown[] = [];
+    for (let k = 0; k < n; k++) if (has[k]) values.push(column[order[k]]);
+    return put('json', JSON.stringify(values));
+  }
   const ids = new Map<string, number>();
-  const index = new Int32Array(values.length);
+  const index = new Int32Array(count);
   let last: string | null = null;
   let lastId = -1;
-  for (let j = 0; j < values.length; j++) {
-    const v = values[j] as string;
+  for (let k = 0, j = 0; k < n; k++) {
+    if (!has[k]) continue;
+    const v = column[order[k]] as string;
     if (v !== last) {
       lastId = ids.get(v) ?? -1;
       if (lastId < 0) ids.set(v, (lastId = ids.size));
       last = v;
     }
-    index[j] = lastId;
+    index[j++] = lastId;
   }
   put('strings', JSON.stringify([...ids.keys()]));
   put('index', new Uint8Array(index.buffer));
@@ -485,8 +494,36 @@ export async function insertSnapshots(db: Database, rows: readonly SnapshotRow[]
 function currentTags(prepared: PreparedObservation): CurrentTagState[] {
   const { columns: c, verdicts } = prepared;
   const out: CurrentTagState[] = new Array(c.count);
-  for (let i = 0; i < c.count; i++) out[i] = { tag: c.names[i], digest: c.digests[i], protected: verdicts[i].protected, reason: verdicts[i].reason, extra: extraAt(c, i) };
+  for (let i = 0; i < c.count; i++) out[i] = new ColumnTag(c, i, verdicts[i]);
   return out;
+}
+
+/**
+ * Tag i of the prepared columns, each field read from them when asked: every re-scan hands every
+ * tag to the finding rules, which read a name and a verdict of most and the evidence of few (see
+ * audit/findings.ts). `extra` is built anew at each read.
+ */
+class ColumnTag implements CurrentTagState {
+  constructor(
+    private readonly c: TagColumns,
+    private readonly i: number,
+    private readonly verdict: ProtectionVerdict,
+  ) {}
+  get tag(): string {
+    return this.c.names[this.i];
+  }
+  get digest(): string {
+    return this.c.digests[this.i];
+  }
+  get protected(): boolean {
+    return this.verdict.protected;
+  }
+  get reason(): string {
+    return this.verdict.reason;
+  }
+  get extra(): Record<string, unknown> | null {
+    return extraAt(this.c, this.i);
+  }
 }
 
 export async function recordObservation(
