@@ -186,7 +186,7 @@ async function describeAllImages(client: ECRClient, repo: EcrRepository, signal:
     ),
     what,
   );
-  const out: EcrImageDetail[] = [];
+  const lists: EcrImageDetail[][] = [];
   for (const [i, page] of pages.entries()) {
     const parsed = checkDescribeImagesPage(page);
     if (!parsed.success) {
@@ -194,9 +194,10 @@ async function describeAllImages(client: ECRClient, repo: EcrRepository, signal:
       err.name = 'UnexpectedResponse';
       throw err;
     }
-    for (const d of parsed.data.imageDetails) out.push(d);
+    lists.push(parsed.data.imageDetails);
   }
-  return { images: out, pages: pages.length };
+  // One page (up to 1000 images, most repositories) is handed on as the SDK gave it.
+  return { images: lists.length === 1 ? lists[0] : lists.flat(), pages: pages.length };
 }
 
 /**

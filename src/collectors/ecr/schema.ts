@@ -88,40 +88,40 @@ export function checkDescribeImagesPage(page: unknown): { success: true; data: {
 function checkImageDetails(imageDetails: unknown[], issues: string[]): void {
   for (let i = 0; i < imageDetails.length; i++) {
     const d: unknown = imageDetails[i];
-    const at = `imageDetails.${i}`;
+    // The path is written into a message only when there is one to write (a million images per scan).
     if (typeof d !== 'object' || d === null || Array.isArray(d)) {
-      issues.push(`${at}: Invalid input: expected object, received ${received(d)}`);
+      issues.push(`imageDetails.${i}: Invalid input: expected object, received ${received(d)}`);
       continue;
     }
     const x = d as Record<string, unknown>;
-    if (typeof x.imageDigest !== 'string') issues.push(`${at}.imageDigest: Invalid input: expected string, received ${received(x.imageDigest)}`);
-    else if (!DIGEST.test(x.imageDigest)) issues.push(`${at}.imageDigest: must be a content digest`);
+    if (typeof x.imageDigest !== 'string') issues.push(`imageDetails.${i}.imageDigest: Invalid input: expected string, received ${received(x.imageDigest)}`);
+    else if (!DIGEST.test(x.imageDigest)) issues.push(`imageDetails.${i}.imageDigest: must be a content digest`);
     if (x.imageTags !== undefined) {
-      if (!Array.isArray(x.imageTags)) issues.push(`${at}.imageTags: Invalid input: expected array, received ${received(x.imageTags)}`);
+      if (!Array.isArray(x.imageTags)) issues.push(`imageDetails.${i}.imageTags: Invalid input: expected array, received ${received(x.imageTags)}`);
       else
         for (let j = 0; j < x.imageTags.length; j++) {
           const tag: unknown = x.imageTags[j];
-          if (typeof tag !== 'string') issues.push(`${at}.imageTags.${j}: Invalid input: expected string, received ${received(tag)}`);
-          else if (tag.length === 0) issues.push(`${at}.imageTags.${j}: Too small: expected string to have >=1 characters`);
+          if (typeof tag !== 'string') issues.push(`imageDetails.${i}.imageTags.${j}: Invalid input: expected string, received ${received(tag)}`);
+          else if (tag.length === 0) issues.push(`imageDetails.${i}.imageTags.${j}: Too small: expected string to have >=1 characters`);
         }
     }
     if (x.imagePushedAt !== undefined && !(x.imagePushedAt instanceof Date && !Number.isNaN(x.imagePushedAt.getTime()))) {
-      issues.push(`${at}.imagePushedAt: Invalid input: expected date, received ${received(x.imagePushedAt)}`);
+      issues.push(`imageDetails.${i}.imagePushedAt: Invalid input: expected date, received ${received(x.imagePushedAt)}`);
     }
     // In the schema's member order, as zod reports them; each member read by name (a loop over the
     // names would look each one up by key, for every image of the registry).
     const { imageManifestMediaType, artifactMediaType, imageSizeInBytes, imageStatus } = x;
-    if (imageManifestMediaType !== undefined && typeof imageManifestMediaType !== 'string') issues.push(notString(at, 'imageManifestMediaType', imageManifestMediaType));
-    if (artifactMediaType !== undefined && typeof artifactMediaType !== 'string') issues.push(notString(at, 'artifactMediaType', artifactMediaType));
+    if (imageManifestMediaType !== undefined && typeof imageManifestMediaType !== 'string') issues.push(notString(i, 'imageManifestMediaType', imageManifestMediaType));
+    if (artifactMediaType !== undefined && typeof artifactMediaType !== 'string') issues.push(notString(i, 'artifactMediaType', artifactMediaType));
     if (imageSizeInBytes !== undefined && (typeof imageSizeInBytes !== 'number' || !Number.isFinite(imageSizeInBytes))) {
-      issues.push(`${at}.imageSizeInBytes: Invalid input: expected number, received ${received(imageSizeInBytes)}`);
+      issues.push(`imageDetails.${i}.imageSizeInBytes: Invalid input: expected number, received ${received(imageSizeInBytes)}`);
     }
-    if (imageStatus !== undefined && typeof imageStatus !== 'string') issues.push(notString(at, 'imageStatus', imageStatus));
+    if (imageStatus !== undefined && typeof imageStatus !== 'string') issues.push(notString(i, 'imageStatus', imageStatus));
   }
 }
 
-function notString(at: string, key: string, v: unknown): string {
-  return `${at}.${key}: Invalid input: expected string, received ${received(v)}`;
+function notString(i: number, key: string, v: unknown): string {
+  return `imageDetails.${i}.${key}: Invalid input: expected string, received ${received(v)}`;
 }
 
 /** What zod names a value it did not expect. */

@@ -154,7 +154,15 @@ function nameOrder(names: readonly string[]): number[] {
     order[i] = i;
     if (sorted && i > 0 && names[i - 1] > names[i]) sorted = false;
   }
-  if (!sorted) order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
+  if (sorted) return order;
+  // Sorting the names themselves (the built-in order is the code-unit order `<` compares by) and finding
+  // each one's index again costs about two thirds of sorting indexes with a comparator. Names
+  // listed twice cannot be found that way: they take the comparator.
+  const at = new Map<string, number>();
+  for (let i = 0; i < n; i++) at.set(names[i], i);
+  if (at.size !== n) return order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
+  const byName = names.slice().sort();
+  for (let k = 0; k < n; k++) order[k] = at.get(byName[k])!;
   return order;
 }
 

@@ -22,6 +22,12 @@ describe('the repository state hash', () => {
   it('does not depend on the order the registry listed the tags in', () => {
     expect(hash([base[2], base[0], base[1]])).toBe(hash(base));
     expect(hash(base)).toMatch(/^v6:[0-9a-f]{64}$/);
+    // Many names, in code-unit order whatever their case or script, and a name listed twice.
+    const many = ['build-10', 'build-9', 'Build-1', 'ä', 'z', '1.2.3', 'build-10a', '_x'].map((n) => tag(n));
+    expect(hash([...many].reverse())).toBe(hash(many));
+    const twice = [...many, tag('z')];
+    expect(hash([...twice].reverse())).toBe(hash(twice));
+    expect(hash(twice)).not.toBe(hash(many));
   });
 
   it('changes with everything a tag row stores', () => {
