@@ -10,9 +10,11 @@
  *
  * Taking turns in one process cancels most of the machine's drift between steps (up to 30% over
  * minutes here), so the differences between the steps are what a scan adds to the floor, step by
- * step. Usage: node --import tsx bench/in-process.ts [size, default 0.2 of L] [rounds, default 5]
+ * step. Each step's garbage collections (count and pause time) are reported with it; run with
+ * `node --trace-gc-nvp` to see what each scavenge promoted. Usage: node --import tsx bench/in-process.ts [size, default 0.2 of L] [rounds, default 5]
  */
 import { fork } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
@@ -57,19 +59,37 @@ async function collect(prepare: boolean, compare = false): Promise<void> {
 
 const steps: Record<string, () => Promise<void>> = { floor: () => fetchFloor(target), collect: () => collect(false), prepare: () => collect(true), compare: () => collect(true, true) };
 const wall: Record<string, number[]> = {};
+/** Garbage collections during each step, all rounds together: count and pause time. */
+const gc: Record<string, { count: number; ms: number }> = {};
+let current = '';
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const g = (gc[current] ??= { count: 0, ms: 0 });
+    g.count++;
+    g.ms += e.duration;
+  }
+});
+gcObserver.observe({ entryTypes: ['gc'] });
 for (let k = 0; k < rounds; k++) {
   for (const [name, step] of Object.entries(steps)) {
+    current = name;
     const started = performance.now();
     await step();
     (wall[name] ??= []).push(performance.now() - started);
+    // Let the observer report this step's collections before the next step starts.
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
+gcObserver.disconnect();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const floor = median(wall.floor);
 process.stdout.write(`L×${size}, ${rounds} rounds, median wall (each round's steps one after the other):\n`);
 for (const [name, xs] of Object.entries(wall)) {
   const ratios = xs.map((x, i) => x / wall.floor[i]);
-  process.stdout.write(`  ${name.padEnd(8)} ${(median(xs) / 1000).toFixed(2)} s  ${(median(xs) / floor).toFixed(2)} × floor (median of the rounds' ratios ${median(ratios).toFixed(2)})\n`);
+  const g = gc[name] ?? { count: 0, ms: 0 };
+  process.stdout.write(
+    `  ${name.padEnd(8)} ${(median(xs) / 1000).toFixed(2)} s  ${(median(xs) / floor).toFixed(2)} × floor (median of the rounds' ratios ${median(ratios).toFixed(2)}); per round ${(g.count / rounds).toFixed(0)} collections, ${(g.ms / rounds).toFixed(0)} ms of GC\n`,
+  );
 }
 server.send({ op: 'close' });
 server.once('exit', () => process.exit(0));
