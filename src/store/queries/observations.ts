@@ -129,10 +129,10 @@ function evidenceJson(extra: Record<string, unknown>): string {
  * length so that no column can run into the next. Text columns are JSON arrays (JSON delimits and
  * escapes every value, so the text is unambiguous whatever the tags hold): names, and the tables
  * of the repository's distinct media types and protection reasons; digests too, unless all have
- * one length and the text is well-formed, when they go in end to end after that length. Numbers go in as their
- * 8-byte or 4-byte binary form rather than as text: media type and reason as indexes into those
- * tables, the protected flag, whether the tag has evidence, and pushed-at in epoch milliseconds
- * (no date: NaN). Then the evidence, as the stored evidence keeps it (members sorted by name,
+ * one length and the text is well-formed, when they go in end to end after that length. Numbers
+ * go in as their 8-byte or 4-byte binary form rather than as text: media type and reason as
+ * indexes into those tables, the protected flag, whether the tag has evidence, and pushed-at in
+ * epoch milliseconds (no date: NaN). Then the evidence, as the stored evidence keeps it (members sorted by name,
  * undefined members left out): per member that some tag has, which tags have it, then their
  * values (evidenceColumn). Values the stored evidence cannot tell
  * apart (NaN and null, -0 and 0) may hash differently, as may nested objects with their keys in
@@ -155,9 +155,9 @@ function nameOrder(names: readonly string[]): number[] {
     if (sorted && i > 0 && names[i - 1] > names[i]) sorted = false;
   }
   if (sorted) return order;
-  // Sorting the names themselves (the built-in order is the code-unit order `<` compares by) and finding
-  // each one's index again costs about two thirds of sorting indexes with a comparator. Names
-  // listed twice cannot be found that way: they take the comparator.
+  // Sorting the names themselves (the built-in order is the code-unit order `<` compares by) and
+  // finding each one's index again costs about two thirds of sorting indexes with a comparator.
+  // Names listed twice cannot be found that way: they take the comparator.
   const at = new Map<string, number>();
   for (let i = 0; i < n; i++) at.set(names[i], i);
   if (at.size !== n) return order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
